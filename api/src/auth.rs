@@ -1,0 +1,153 @@
+//! Bearer-token authentication.
+//!
+//! Tokens are JWTs signed with HS256 (`JWT_SECRET`) or RS256 (`JWT_PUBLIC_KEY`); no
+//! other algorithm is accepted, so `alg: none` and tokens signed with another key are
+//! refused. `exp` is required. The user is `sub`, or SimpleJWT's `user_id` (number or
+//! string), so tokens minted by the Django backend keep working. Admins carry
+//! `is_staff: true` or `role: "admin"`.
+
+use ai_video_shared::store::Viewer;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::config::JwtConfig;
+use crate::error::ApiError;
+
+/// Verifies tokens.
+pub struct Authenticator {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: Option<serde_json::Value>,
+    user_id: Option<serde_json::Value>,
+    #[serde(default)]
+    is_staff: bool,
+    #[serde(default)]
+    role: Option<String>,
+    /// SimpleJWT marks refresh tokens; only access tokens open the API.
+    #[serde(default)]
+    token_type: Option<String>,
+}
+
+impl Authenticator {
+    pub fn new(config: &JwtConfig) -> Result<Self, jsonwebtoken::errors::Error> {
+        let (key, alg) = match config {
+            JwtConfig::Hs256(secret) => (
+                DecodingKey::from_secret(secret.expose().as_bytes()),
+                Algorithm::HS256,
+            ),
+            JwtConfig::Rs256(pem) => (
+                DecodingKey::from_rsa_pem(pem.expose().as_bytes())?,
+                Algorithm::RS256,
+            ),
+        };
+        let mut validation = Validation::new(alg);
+        validation.leeway = 5;
+        validation.validate_aud = false;
+        Ok(Self { key, validation })
+    }
+
+    /// The viewer a token speaks for.
+    pub fn verify(&self, token: &str) -> Result<Viewer, ApiError> {
+        let data = decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            let reason = match e.kind() {
+                ErrorKind::ExpiredSignature => "Token is expired",
+                ErrorKind::InvalidSignature => "Token signature is invalid",
+                ErrorKind::InvalidAlgorithm => "Token algorithm is not accepted",
+                ErrorKind::MissingRequiredClaim(_) => "Token has no expiry (exp)",
+                _ => "Token is malformed",
+            };
+            invalid_token(reason)
+        })?;
+        let claims = data.claims;
+        if claims.token_type.as_deref().is_some_and(|t| t != "access") {
+            return Err(invalid_token("Token has wrong type; use an access token"));
+        }
+        let user_id = [claims.sub, claims.user_id]
+            .into_iter()
+            .flatten()
+            .find_map(|v| match v {
+                serde_json::Value::String(s) if !s.trim().is_empty() => Some(s),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .ok_or_else(|| invalid_token("Token contained no recognizable user identification"))?;
+        Ok(Viewer {
+            user_id,
+            is_admin: claims.is_staff || claims.role.as_deref() == Some("admin"),
+        })
+    }
+}
+
+fn invalid_token(reason: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "token_not_valid",
+        format!("Given token not valid for any token type: {reason}."),
+    )
+}
+
+/// The authenticated viewer of a request.
+pub struct Auth(pub Viewer);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "not_authenticated",
+                    "Authentication credentials were not provided.",
+                )
+            })?;
+        let token = match header.split_once(' ') {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
+                token.trim()
+            }
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "not_authenticated",
+                    "Authorization header must be \"Bearer <token>\".",
+                ));
+            }
+        };
+        let viewer = state.auth.verify(token)?;
+        tracing::Span::current().record("user.id", viewer.user_id.as_str());
+        Ok(Auth(viewer))
+    }
+}
+
+/// An authenticated admin; anyone else gets 403.
+pub struct Admin(pub Viewer);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Auth(viewer) = Auth::from_request_parts(parts, state).await?;
+        if !viewer.is_admin {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "permission_denied",
+                "You do not have permission to perform this action.",
+            ));
+        }
+        Ok(Admin(viewer))
+    }
+}

@@ -1,0 +1,125 @@
+//! The API's settings, read once from the environment and checked before anything
+//! listens. A missing or malformed setting stops start-up with one line naming it.
+
+use std::net::SocketAddr;
+
+use ai_video_shared::config::{
+    ConfigError, DatabaseConfig, Env, QueueConfig, RedisConfig, Secret, parse_or,
+};
+use ai_video_shared::domain::Provider;
+
+/// How bearer tokens are verified.
+#[derive(Clone, Debug)]
+pub enum JwtConfig {
+    /// `JWT_SECRET`: HMAC-SHA256, as Django SimpleJWT signs by default.
+    Hs256(Secret),
+    /// `JWT_PUBLIC_KEY`: an RSA public key in PEM, inline or as a file path.
+    Rs256(Secret),
+}
+
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub bind_addr: SocketAddr,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub queue: QueueConfig,
+    pub jwt: JwtConfig,
+    /// Largest request body accepted, in bytes (`MAX_BODY_BYTES`, default 1 MiB).
+    pub body_limit: usize,
+    pub default_image_provider: Provider,
+    pub default_video_provider: Provider,
+    /// Apply migrations on start (`AUTO_MIGRATE`); defaults to on for SQLite only,
+    /// since production Postgres is migrated by `ai-video-api migrate` before rollout.
+    pub auto_migrate: bool,
+}
+
+impl ApiConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let database = DatabaseConfig::from_env(env)?;
+        let auto_migrate = parse_or(env, "AUTO_MIGRATE", database.is_sqlite())?;
+        Ok(Self {
+            bind_addr: parse_or(env, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+            redis: RedisConfig::from_env(env)?,
+            queue: QueueConfig::from_env(env)?,
+            jwt: jwt_from_env(env)?,
+            body_limit: parse_or(env, "MAX_BODY_BYTES", 1024 * 1024)?,
+            default_image_provider: parse_or(env, "DEFAULT_IMAGE_PROVIDER", Provider::Local)?,
+            default_video_provider: parse_or(env, "DEFAULT_VIDEO_PROVIDER", Provider::Local)?,
+            database,
+            auto_migrate,
+        })
+    }
+}
+
+fn jwt_from_env(env: &dyn Env) -> Result<JwtConfig, ConfigError> {
+    match (env.var("JWT_SECRET"), env.var("JWT_PUBLIC_KEY")) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            "JWT_SECRET",
+            "set either JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256), not both",
+        )),
+        (Some(secret), None) => Ok(JwtConfig::Hs256(Secret::new(secret))),
+        (None, Some(key)) => {
+            let pem = if key.trim_start().starts_with("-----BEGIN") {
+                key
+            } else {
+                std::fs::read_to_string(&key).map_err(|e| {
+                    ConfigError::new(
+                        "JWT_PUBLIC_KEY",
+                        format!("neither a PEM key nor a readable file: {e}"),
+                    )
+                })?
+            };
+            Ok(JwtConfig::Rs256(Secret::new(pem)))
+        }
+        (None, None) => Err(ConfigError::new(
+            "JWT_SECRET",
+            "not set; the API refuses to start without JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn refuses_to_start_without_a_token_key() {
+        let err = ApiConfig::from_env(&env(&[])).unwrap_err();
+        assert_eq!(err.var, "JWT_SECRET");
+        assert!(err.to_string().contains("refuses to start"), "{err}");
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let cfg = ApiConfig::from_env(&env(&[("JWT_SECRET", "s")])).unwrap();
+        assert_eq!(cfg.bind_addr.to_string(), "127.0.0.1:8000");
+        assert!(cfg.database.is_sqlite() && cfg.auto_migrate);
+        assert_eq!(cfg.default_video_provider, Provider::Local);
+        assert!(
+            !format!("{cfg:?}").contains("\"s\""),
+            "the secret must not print"
+        );
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        for (var, value) in [
+            ("BIND_ADDR", "localhost"),
+            ("DEFAULT_VIDEO_PROVIDER", "sora"),
+            ("MAX_BODY_BYTES", "-1"),
+            ("AUTO_MIGRATE", "maybe"),
+        ] {
+            let err = ApiConfig::from_env(&env(&[("JWT_SECRET", "s"), (var, value)])).unwrap_err();
+            assert_eq!(err.var, var);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The API's one error type, rendered as problem details (RFC 9457,
+//! `application/problem+json`).
+//!
+//! Every body has a stable machine `code`, the human `detail` that Django REST
+//! Framework clients already read, and, for input errors, `errors: {field:
+//! [messages]}` in DRF's shape. A 500 says nothing internal; its cause is logged once,
+//! here, with the request id of the span it happened in.
+
+use std::collections::BTreeMap;
+
+use ai_video_shared::store::StoreError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A refused or failed request.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub errors: BTreeMap<String, Vec<String>>,
+    /// Extra members, such as the legal targets of a refused transition.
+    pub extra: Option<serde_json::Value>,
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:ai-video:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// Stable machine code, e.g. `validation_error`, `not_found`, `invalid_transition`.
+    pub code: String,
+    /// What went wrong, for people.
+    pub detail: String,
+    /// Field errors as Django REST Framework gives them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, Vec<String>>,
+    /// For `invalid_transition`: the statuses the story may move to instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub legal_targets: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: BTreeMap::new(),
+            extra: None,
+        }
+    }
+
+    /// One field is unacceptable (422).
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::fields([(field.into(), message.into())])
+    }
+
+    /// Several fields are unacceptable (422).
+    pub fn fields(list: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (field, message) in list {
+            errors.entry(field).or_default().push(message);
+        }
+        let detail = errors
+            .iter()
+            .map(|(f, m)| format!("{f}: {}", m.join(" ")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            errors,
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", detail)
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found."),
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "An internal error occurred; it has been logged.",
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => {
+                let mut name = what.to_string();
+                if let Some(first) = name.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                ApiError::not_found(&name)
+            }
+            StoreError::Transition(t) => {
+                let legal: Vec<&str> = t.legal.iter().map(|s| s.as_str()).collect();
+                let hint = if legal.is_empty() {
+                    "no move is open to you from here".to_string()
+                } else {
+                    format!("legal targets: {}", legal.join(", "))
+                };
+                ApiError {
+                    extra: Some(serde_json::json!(legal)),
+                    ..ApiError::new(
+                        StatusCode::CONFLICT,
+                        "invalid_transition",
+                        format!("Cannot move the story from {} to {}; {hint}.", t.from, t.to),
+                    )
+                }
+            }
+            StoreError::Conflict { code, message } => {
+                ApiError::new(StatusCode::CONFLICT, code, message)
+            }
+            StoreError::Invalid { field, message } => ApiError::field(field, message),
+            StoreError::Db(db) => {
+                tracing::error!(error = %db, "database error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, detail = %self.detail, "request failed");
+        }
+        let problem = Problem {
+            kind: format!("urn:ai-video:problem:{}", self.code),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
+            status: self.status.as_u16(),
+            code: self.code.to_string(),
+            detail: self.detail,
+            errors: self.errors,
+            legal_targets: self.extra,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"api\""),
+            );
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

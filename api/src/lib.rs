@@ -1,0 +1,138 @@
+//! The ai-video REST API: a thin axum service over the shared domain.
+//!
+//! Handlers parse and validate input into domain types, check who is asking, call
+//! `ai_video_shared::store`, and map the outcome to JSON or problem+json. Work that
+//! a request asks for is written to the outbox in the request's transaction; the
+//! relay started here pushes it to Redis.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod pagination;
+pub mod routes;
+mod validate;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ai_video_shared::db;
+use ai_video_shared::outbox::{Relay, RelayHandle};
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::{Layer, ServiceBuilder};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Authenticator;
+use crate::config::ApiConfig;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub auth: Arc<Authenticator>,
+    pub relay: RelayHandle,
+    pub redis_client: redis::Client,
+    pub config: Arc<ApiConfig>,
+}
+
+impl AppState {
+    /// The public URL of a stored media object.
+    pub fn media_url(&self, key: &str) -> String {
+        format!("/media/{key}")
+    }
+}
+
+/// A ready-to-serve API: connected to its database, migrated if configured, with
+/// its outbox relay built but not yet running.
+pub struct Api {
+    state: AppState,
+    relay: Relay,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+impl Api {
+    pub async fn new(config: ApiConfig) -> anyhow::Result<Self> {
+        let db = db::connect(&config.database)
+            .await
+            .context("cannot connect to the database (DATABASE_URL)")?;
+        if config.auto_migrate {
+            db::migrate(&db).await.context("cannot apply migrations")?;
+        }
+        Self::with_db(config, db)
+    }
+
+    /// Builds the API over an open database connection.
+    pub fn with_db(config: ApiConfig, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let auth = Authenticator::new(&config.jwt)
+            .context("JWT_PUBLIC_KEY is not a valid RSA public key")?;
+        let redis_client = redis::Client::open(config.redis.url.expose())
+            .context("REDIS_URL is not a valid Redis URL")?;
+        let relay = Relay::new(db.clone(), config.redis.clone(), config.queue.clone());
+        let state = AppState {
+            db,
+            auth: Arc::new(auth),
+            relay: relay.handle(),
+            redis_client,
+            config: Arc::new(config),
+        };
+        Ok(Self { state, relay })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The router with its middleware: request ids, tracing, the body limit and the
+    /// trailing-slash rule.
+    pub fn router(&self) -> axum::Router {
+        let state = self.state.clone();
+        let limit = state.config.body_limit;
+        routes::router(state).layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("");
+                        tracing::info_span!("request", request.id = %id, method = %req.method(),
+                            path = %req.uri().path(), user.id = tracing::field::Empty)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(DefaultBodyLimit::max(limit)),
+        )
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests and stops
+    /// the relay.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app =
+            tower::util::MapRequestLayer::new(routes::add_trailing_slash).layer(self.router());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let relay = tokio::spawn(self.relay.run(stop_rx));
+        let result = axum::serve(
+            listener,
+            <_ as axum::ServiceExt<axum::extract::Request>>::into_make_service(app),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        let _ = stop_tx.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
+        result
+    }
+}

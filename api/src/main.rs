@@ -1,0 +1,100 @@
+//! `ai-video-api`: serves the REST API; `ai-video-api migrate` applies the schema.
+
+use std::process::ExitCode;
+
+use ai_video_api::Api;
+use ai_video_api::config::ApiConfig;
+use ai_video_shared::config::{DatabaseConfig, ProcessEnv};
+use ai_video_shared::db;
+
+const USAGE: &str = "usage: ai-video-api [serve | migrate]
+
+  serve     serve the REST API on BIND_ADDR (the default)
+  migrate   apply pending database migrations to DATABASE_URL and exit
+
+Configuration comes from the environment; see README.md.";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let command = std::env::args().nth(1);
+    let result = match command.as_deref() {
+        None | Some("serve") => serve().await,
+        Some("migrate") => migrate().await,
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("ai-video-api: unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ai-video-api: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = ApiConfig::from_env(&ProcessEnv)?;
+    let addr = config.bind_addr;
+    let api = Api::new(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (BIND_ADDR): {e}"))?;
+    tracing::info!(%addr, "ai-video-api listening");
+    api.serve(listener, shutdown_signal()).await?;
+    tracing::info!("ai-video-api stopped");
+    Ok(())
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    let config = DatabaseConfig::from_env(&ProcessEnv)?;
+    let conn = db::connect(&config).await?;
+    db::migrate(&conn).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested; draining requests");
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("LOG_FORMAT")
+        .map(|f| f == "json")
+        .unwrap_or(false);
+    if json {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}

@@ -1,0 +1,123 @@
+//! Page-number pagination in Django REST Framework's shape:
+//! `{count, next, previous, results}`, with `?page=` and `?page_size=`.
+
+use ai_video_shared::store::{Page, PageRequest};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// `?page=` (from 1) and `?page_size=` (1 to 100, default 20).
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    pub page: Option<u64>,
+    pub page_size: Option<u64>,
+}
+
+impl PageParams {
+    pub fn request(self) -> Result<PageRequest, ApiError> {
+        let page = self.page.unwrap_or(1);
+        if page == 0 {
+            return Err(ApiError::field("page", "Pages are numbered from 1."));
+        }
+        let page_size = self.page_size.unwrap_or(PageRequest::DEFAULT_SIZE);
+        if !(1..=PageRequest::MAX_SIZE).contains(&page_size) {
+            return Err(ApiError::field(
+                "page_size",
+                format!("Must be between 1 and {}.", PageRequest::MAX_SIZE),
+            ));
+        }
+        Ok(PageRequest { page, page_size })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Paginated<T> {
+    pub count: u64,
+    /// The next page's URL, or null on the last page.
+    pub next: Option<String>,
+    /// The previous page's URL, or null on the first page.
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}
+
+/// The URL of the current request, to build `next` and `previous` from.
+pub struct RequestUrl {
+    base: String,
+    query: Vec<(String, String)>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.split(',').next().unwrap_or(v).trim().to_string())
+        };
+        let scheme = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
+        let host = header("x-forwarded-host")
+            .or_else(|| header(header::HOST.as_str()))
+            .unwrap_or_else(|| "localhost".into());
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map(|u| u.0.path().to_string())
+            .unwrap_or_else(|| parts.uri.path().to_string());
+        let query = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+        Ok(RequestUrl {
+            base: format!("{scheme}://{host}{path}"),
+            query,
+        })
+    }
+}
+
+impl RequestUrl {
+    fn with_page(&self, page: u64) -> String {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.query.iter().filter(|(k, _)| k != "page") {
+            ser.append_pair(k, v);
+        }
+        if page > 1 {
+            ser.append_pair("page", &page.to_string());
+        }
+        let query = ser.finish();
+        if query.is_empty() {
+            self.base.clone()
+        } else {
+            format!("{}?{query}", self.base)
+        }
+    }
+
+    /// Wraps a page of results; a page past the end is 404, as in DRF.
+    pub fn paginate<M, T>(
+        &self,
+        req: PageRequest,
+        page: Page<M>,
+        map: impl FnMut(M) -> T,
+    ) -> Result<Paginated<T>, ApiError> {
+        let pages = page.count.div_ceil(req.page_size).max(1);
+        if req.page > pages {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Invalid page.",
+            ));
+        }
+        Ok(Paginated {
+            count: page.count,
+            next: (req.page < pages).then(|| self.with_page(req.page + 1)),
+            previous: (req.page > 1).then(|| self.with_page(req.page - 1)),
+            results: page.items.into_iter().map(map).collect(),
+        })
+    }
+}

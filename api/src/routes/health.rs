@@ -1,0 +1,91 @@
+//! `/healthz` (the process is alive) and `/readyz` (it can serve: database and Redis
+//! answer). Kubernetes probes these separately.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthOut {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// Each dependency: `ok` or what went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Checks>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checks {
+    pub database: String,
+    pub redis: String,
+}
+
+/// Liveness: answers as long as the process serves requests.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = HealthOut)))]
+pub async fn healthz() -> Json<HealthOut> {
+    Json(HealthOut {
+        status: "ok",
+        checks: None,
+    })
+}
+
+/// Readiness: the database and Redis both answer within a second.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = HealthOut), (status = 503, body = HealthOut)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
+    let limit = Duration::from_secs(1);
+    let db = async {
+        match tokio::time::timeout(limit, state.db.execute_unprepared("SELECT 1")).await {
+            Ok(Ok(_)) => "ok".to_string(),
+            Ok(Err(e)) => format!("error: {e}"),
+            Err(_) => "timeout".to_string(),
+        }
+    };
+    let redis = async {
+        match tokio::time::timeout(limit, ping_redis(&state)).await {
+            Ok(Ok(())) => "ok".to_string(),
+            Ok(Err(e)) => format!("error: {e}"),
+            Err(_) => "timeout".to_string(),
+        }
+    };
+    let (database, redis) = tokio::join!(db, redis);
+    let ok = database == "ok" && redis == "ok";
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = HealthOut {
+        status: if ok { "ok" } else { "unavailable" },
+        checks: Some(Checks { database, redis }),
+    };
+    (status, Json(body))
+}
+
+async fn ping_redis(state: &AppState) -> Result<(), String> {
+    let client = state.redis_client.clone();
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| format!("{:?}", e.kind()))?;
+    let _: String = redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| format!("{:?}", e.kind()))?;
+    Ok(())
+}

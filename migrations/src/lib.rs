@@ -1,0 +1,33 @@
+//! The ai-video schema, for Postgres and SQLite alike.
+//!
+//! Applied by `ai-video-api migrate` (a Helm pre-install/pre-upgrade hook in
+//! production) and on start-up of the embedded SQLite default. Every migration has a
+//! `down`, and the test suite runs them up, down and up again.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_schema;
+mod m20261126_000002_provider_configs;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_schema::Migration),
+            Box::new(m20261126_000002_provider_configs::Migration),
+        ]
+    }
+}
+
+/// A money column: exact `NUMERIC(14,4)` on Postgres; on SQLite, which has no exact
+/// decimal type, the decimal's text, so that no value ever passes through a float.
+pub(crate) fn money(manager: &SchemaManager, name: impl IntoIden) -> ColumnDef {
+    let mut col = ColumnDef::new(name);
+    match manager.get_database_backend() {
+        sea_orm::DatabaseBackend::Sqlite => col.text(),
+        _ => col.decimal_len(14, 4),
+    };
+    col
+}

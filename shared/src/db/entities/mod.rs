@@ -1,0 +1,8 @@
+//! One module per table.
+
+pub mod job;
+pub mod outbox;
+pub mod provider_config;
+pub mod scene;
+pub mod story;
+pub mod transition;

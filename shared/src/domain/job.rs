@@ -1,0 +1,172 @@
+//! Jobs: the kinds of queued work, their lifecycle and their priority.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Invalid, string_enum};
+
+/// A kind of queued work. Each kind has its queue name and default options here, in
+/// one list, so the API and the worker agree on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Auto scenes and cost estimate; planning → planned.
+    PlanStory,
+    /// Keyframe image then clip for one scene.
+    GenerateScene,
+    /// Assembles the low-resolution preview once every scene job has succeeded.
+    GeneratePreview,
+    /// Assembles the final video once every full-quality scene job has succeeded.
+    RenderFinal,
+}
+
+string_enum!(JobKind {
+    PlanStory => "plan_story",
+    GenerateScene => "generate_scene",
+    GeneratePreview => "generate_preview",
+    RenderFinal => "render_final",
+});
+
+impl JobKind {
+    /// The BullMQ job name, as the seed's workers know it.
+    pub fn queue_name(self) -> &'static str {
+        match self {
+            JobKind::PlanStory => "story_planning",
+            JobKind::GenerateScene => "scene_generation",
+            JobKind::GeneratePreview => "preview_generation",
+            JobKind::RenderFinal => "final_render",
+        }
+    }
+
+    /// The kind behind a BullMQ job name.
+    pub fn from_queue_name(name: &str) -> Option<Self> {
+        JobKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.queue_name() == name)
+    }
+
+    pub fn default_priority(self) -> Priority {
+        Priority::DEFAULT
+    }
+
+    /// Total runs before a job is failed for good.
+    pub const DEFAULT_ATTEMPTS: u32 = 3;
+    /// First backoff delay; attempt n+1 waits `delay × 2^(n-1)`.
+    pub const DEFAULT_BACKOFF_MS: u64 = 2000;
+}
+
+/// A job's lifecycle. `retrying` means a failed attempt is waiting for its backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+string_enum!(JobStatus {
+    Queued => "queued",
+    Running => "running",
+    Retrying => "retrying",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Cancelled => "cancelled",
+});
+
+impl JobStatus {
+    /// Whether the job can still run.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Queued | JobStatus::Running | JobStatus::Retrying
+        )
+    }
+}
+
+/// BullMQ priority: 1 is the highest; a waiting job of higher priority starts before
+/// every waiting job of lower priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u32")]
+pub struct Priority(u32);
+
+impl Priority {
+    pub const HIGHEST: Priority = Priority(1);
+    pub const LOWEST: Priority = Priority(10);
+    pub const DEFAULT: Priority = Priority(5);
+
+    pub fn new(value: i64) -> Result<Self, Invalid> {
+        if !(1..=10).contains(&value) {
+            return Err(Invalid::new("must be between 1 (highest) and 10 (lowest)"));
+        }
+        Ok(Self(value as u32))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Priority {
+    type Error = Invalid;
+
+    fn try_from(value: i64) -> Result<Self, Self::Error> {
+        Priority::new(value)
+    }
+}
+
+impl From<Priority> for u32 {
+    fn from(p: Priority) -> u32 {
+        p.0
+    }
+}
+
+/// The quality a scene is generated at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RenderQuality {
+    Preview,
+    Final,
+}
+
+string_enum!(RenderQuality {
+    Preview => "preview",
+    Final => "final",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names_round_trip() {
+        for kind in JobKind::ALL {
+            assert_eq!(JobKind::from_queue_name(kind.queue_name()), Some(*kind));
+        }
+        assert_eq!(JobKind::PlanStory.queue_name(), "story_planning");
+        assert_eq!(JobKind::from_queue_name("nope"), None);
+    }
+
+    #[test]
+    fn priority_bounds() {
+        assert!(Priority::new(0).is_err());
+        assert!(Priority::new(11).is_err());
+        assert_eq!(Priority::new(1), Ok(Priority::HIGHEST));
+        assert!(Priority::HIGHEST < Priority::LOWEST);
+        let p: Priority = serde_json::from_str("3").unwrap();
+        assert_eq!(p.get(), 3);
+        assert!(serde_json::from_str::<Priority>("0").is_err());
+    }
+
+    #[test]
+    fn only_unfinished_jobs_are_active() {
+        let active: Vec<_> = JobStatus::ALL.iter().filter(|s| s.is_active()).collect();
+        assert_eq!(
+            active,
+            [
+                &JobStatus::Queued,
+                &JobStatus::Running,
+                &JobStatus::Retrying
+            ]
+        );
+    }
+}

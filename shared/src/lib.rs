@@ -1,0 +1,18 @@
+//! The ai-video domain, shared by the API and the worker.
+//!
+//! - [`domain`]: plain types and rules (story state machine, scene planning, costs),
+//!   free of HTTP and of the database.
+//! - [`envelope`]: the queued message every worker understands.
+//! - [`db`]: sea-orm entities and connection set-up for Postgres and SQLite.
+//! - [`store`]: the operations that change state, each in one database transaction
+//!   together with the outbox rows that ask for work.
+//! - [`outbox`]: the relay that moves committed work requests into the Redis queue.
+//! - [`config`]: settings both services read from the environment.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod envelope;
+pub mod outbox;
+pub mod queue;
+pub mod store;

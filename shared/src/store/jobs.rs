@@ -1,0 +1,409 @@
+//! Jobs: listing, cancel, retry and statistics.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::stories::{self, TransitionBy};
+use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write};
+use crate::db::Money;
+use crate::db::entities::{job, outbox, story};
+use crate::domain::{Actor, JobKind, JobStatus, Priority, Provider, StoryStatus};
+use crate::store::{NewJob, enqueue_job};
+
+/// List filters.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub kind: Option<JobKind>,
+    pub status: Option<JobStatus>,
+    pub story: Option<Uuid>,
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: JobFilter,
+    page: PageRequest,
+) -> StoreResult<Page<job::Model>> {
+    let mut query = job::Entity::find();
+    if !viewer.is_admin {
+        query = query.filter(job::Column::OwnerId.eq(viewer.user_id.as_str()));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(job::Column::Kind.eq(kind));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(job::Column::Status.eq(status));
+    }
+    if let Some(story) = filter.story {
+        query = query.filter(job::Column::StoryId.eq(story));
+    }
+    let paginator = query
+        .order_by_desc(job::Column::CreatedAt)
+        .order_by_desc(job::Column::Id)
+        .paginate(db, page.page_size);
+    let count = paginator.num_items().await?;
+    let items = paginator.fetch_page(page.page - 1).await?;
+    Ok(Page { items, count })
+}
+
+/// The job, if the viewer may see it (IsJobOwner).
+pub async fn get<C: ConnectionTrait>(db: &C, viewer: &Viewer, id: Uuid) -> StoreResult<job::Model> {
+    match job::Entity::find_by_id(id).one(db).await? {
+        Some(j) if viewer.can_see(&j.owner_id) => Ok(j),
+        _ => Err(StoreError::NotFound("job")),
+    }
+}
+
+const ACTIVE: [JobStatus; 3] = [JobStatus::Queued, JobStatus::Running, JobStatus::Retrying];
+
+/// Marks jobs cancelled and withdraws the ones the relay has not pushed yet.
+async fn cancel_where<C: ConnectionTrait>(
+    db: &C,
+    condition: sea_orm::Condition,
+    reason: &str,
+) -> StoreResult<Vec<Uuid>> {
+    let ids: Vec<Uuid> = job::Entity::find()
+        .select_only()
+        .column(job::Column::Id)
+        .filter(condition)
+        .filter(job::Column::Status.is_in(ACTIVE))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let now = Utc::now();
+    job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(JobStatus::Cancelled))
+        .col_expr(job::Column::LastError, Expr::value(reason))
+        .col_expr(job::Column::FinishedAt, Expr::value(now))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.is_in(ids.clone()))
+        .filter(job::Column::Status.is_in(ACTIVE))
+        .exec(db)
+        .await?;
+    outbox::Entity::delete_many()
+        .filter(outbox::Column::JobId.is_in(ids.clone()))
+        .exec(db)
+        .await?;
+    Ok(ids)
+}
+
+/// Cancels every unfinished job of a story.
+pub async fn cancel_story_jobs<C: ConnectionTrait>(
+    db: &C,
+    story_id: Uuid,
+    reason: &str,
+) -> StoreResult<Vec<Uuid>> {
+    cancel_where(db, job::Column::StoryId.eq(story_id).into(), reason).await
+}
+
+/// Cancels a job, with the rest of its flow: a preview or render is one unit, and
+/// its assembly can never run once one of its scene jobs is gone. Cancelling the
+/// planning job returns the story to draft.
+pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> StoreResult<job::Model> {
+    let txn = begin_write(db).await?;
+    let target = get(&txn, viewer, id).await?;
+    if !target.status.is_active() {
+        return Err(StoreError::conflict(
+            "job_not_active",
+            format!(
+                "the job is {}; only queued, running or retrying jobs can be cancelled",
+                target.status
+            ),
+        ));
+    }
+    let root = target.parent_id.unwrap_or(target.id);
+    let reason = format!("cancelled by {}", viewer.user_id);
+    let flow = sea_orm::Condition::any()
+        .add(job::Column::Id.eq(root))
+        .add(job::Column::ParentId.eq(root));
+    cancel_where(&txn, flow, &reason).await?;
+    if target.kind == JobKind::PlanStory {
+        let story = stories::get_for_update(&txn, viewer, target.story_id).await?;
+        if story.status == StoryStatus::Planning {
+            let by = TransitionBy {
+                actor: Actor::Owner,
+                name: &viewer.user_id,
+                reason: &reason,
+                job_id: Some(target.id),
+            };
+            stories::apply_transition(&txn, &story, StoryStatus::Draft, by, Default::default())
+                .await?;
+        }
+    }
+    let job = get(&txn, viewer, id).await?;
+    txn.commit().await?;
+    Ok(job)
+}
+
+/// Runs a failed or cancelled job again, as a new job that records which one it
+/// retries. The story must be able to take the work: a planning retry moves a
+/// draft (or failed) story back to planning; a preview or render retry needs the
+/// story in that phase (or the one just before it).
+pub async fn retry(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> StoreResult<job::Model> {
+    let txn = begin_write(db).await?;
+    let old = get(&txn, viewer, id).await?;
+    if !matches!(old.status, JobStatus::Failed | JobStatus::Cancelled) {
+        return Err(StoreError::conflict(
+            "job_not_retryable",
+            format!(
+                "the job is {}; only failed or cancelled jobs can be retried",
+                old.status
+            ),
+        ));
+    }
+    if old.parent_id.is_some() {
+        return Err(StoreError::conflict(
+            "job_not_retryable",
+            "this scene job belongs to a preview or render; retry that job instead",
+        ));
+    }
+    let active = job::Entity::find()
+        .filter(job::Column::StoryId.eq(old.story_id))
+        .filter(job::Column::Kind.eq(old.kind))
+        .filter(job::Column::ParentId.is_null())
+        .filter(job::Column::Status.is_in(ACTIVE))
+        .filter(match old.scene_id {
+            Some(scene) => job::Column::SceneId.eq(scene),
+            None => job::Column::SceneId.is_null(),
+        })
+        .count(&txn)
+        .await?;
+    if active > 0 {
+        return Err(StoreError::conflict(
+            "job_in_progress",
+            "the same work is already queued or running for this story",
+        ));
+    }
+    let mut story = stories::get_for_update(&txn, viewer, old.story_id).await?;
+    let priority = Priority::new(i64::from(old.priority)).unwrap_or(Priority::DEFAULT);
+    let reason = format!("retry of job {} by {}", old.id, viewer.user_id);
+    let by = |job_id| TransitionBy {
+        actor: Actor::Owner,
+        name: &viewer.user_id,
+        reason: &reason,
+        job_id,
+    };
+    let phase = match old.kind {
+        JobKind::PlanStory => StoryStatus::Planning,
+        JobKind::GeneratePreview => StoryStatus::Previewing,
+        JobKind::RenderFinal => StoryStatus::Rendering,
+        JobKind::GenerateScene => StoryStatus::Planned,
+    };
+    if old.kind == JobKind::PlanStory && story.status == StoryStatus::Failed {
+        story = stories::apply_transition(
+            &txn,
+            &story,
+            StoryStatus::Draft,
+            by(None),
+            Default::default(),
+        )
+        .await?;
+    }
+    let moves_story = story.status != phase;
+    if moves_story {
+        crate::domain::check_transition(story.status, phase, Actor::Owner)?;
+        if phase == StoryStatus::Rendering && story.preview_key.is_none() {
+            return Err(StoreError::conflict(
+                "preview_not_ready",
+                "the preview is not ready yet",
+            ));
+        }
+    }
+    let job = match old.kind {
+        JobKind::PlanStory | JobKind::GenerateScene => {
+            let new = NewJob {
+                scene_id: old.scene_id,
+                parameters: old.parameters.clone(),
+                retry_of: Some(old.id),
+                ..NewJob::new(story.id, &story.owner_id, old.kind, priority)
+            };
+            enqueue_job(&txn, new).await?
+        }
+        JobKind::GeneratePreview | JobKind::RenderFinal => {
+            let parent = stories::enqueue_assembly(&txn, &story, old.kind, Some(priority)).await?;
+            job::Entity::update_many()
+                .col_expr(job::Column::RetryOf, Expr::value(old.id))
+                .filter(job::Column::Id.eq(parent.id))
+                .exec(&txn)
+                .await?;
+            parent
+        }
+    };
+    if moves_story {
+        stories::apply_transition(&txn, &story, phase, by(Some(job.id)), Default::default())
+            .await?;
+    }
+    let job = get(&txn, viewer, job.id).await?;
+    txn.commit().await?;
+    Ok(job)
+}
+
+/// Figures for one slice of jobs.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct JobFigures {
+    pub total: u64,
+    pub queued: u64,
+    pub running: u64,
+    pub retrying: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    /// succeeded ÷ (succeeded + failed); null before any job finished.
+    pub success_rate: Option<f64>,
+    /// Mean start → finish of succeeded jobs, in seconds.
+    pub average_generation_time_seconds: Option<f64>,
+    /// Mean enqueue → start of started jobs, in seconds.
+    pub average_queue_wait_seconds: Option<f64>,
+    #[schema(value_type = String, example = "0.1200")]
+    pub total_cost: Decimal,
+}
+
+/// Figures for one provider and kind.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProviderFigures {
+    /// `null` for jobs that did not call a provider.
+    pub provider: Option<Provider>,
+    pub kind: JobKind,
+    #[serde(flatten)]
+    pub figures: JobFigures,
+}
+
+/// The seed's key figures: success rate, generation time, API cost and queue wait.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JobStatistics {
+    #[serde(flatten)]
+    pub overall: JobFigures,
+    pub by_kind: BTreeMap<String, JobFigures>,
+    pub by_provider: Vec<ProviderFigures>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct StatRow {
+    kind: JobKind,
+    status: JobStatus,
+    provider: Option<Provider>,
+    cost: Option<Money>,
+    queued_at: chrono::DateTime<Utc>,
+    started_at: Option<chrono::DateTime<Utc>>,
+    finished_at: Option<chrono::DateTime<Utc>>,
+}
+
+#[derive(Default)]
+struct Acc {
+    figures: JobFigures,
+    gen_sum: f64,
+    gen_n: u64,
+    wait_sum: f64,
+    wait_n: u64,
+}
+
+impl Acc {
+    fn add(&mut self, row: &StatRow) {
+        let f = &mut self.figures;
+        f.total += 1;
+        match row.status {
+            JobStatus::Queued => f.queued += 1,
+            JobStatus::Running => f.running += 1,
+            JobStatus::Retrying => f.retrying += 1,
+            JobStatus::Succeeded => f.succeeded += 1,
+            JobStatus::Failed => f.failed += 1,
+            JobStatus::Cancelled => f.cancelled += 1,
+        }
+        if let Some(cost) = row.cost {
+            f.total_cost += cost.0;
+        }
+        if let Some(started) = row.started_at {
+            self.wait_sum += (started - row.queued_at).as_seconds_f64().max(0.0);
+            self.wait_n += 1;
+            if let (JobStatus::Succeeded, Some(finished)) = (row.status, row.finished_at) {
+                self.gen_sum += (finished - started).as_seconds_f64().max(0.0);
+                self.gen_n += 1;
+            }
+        }
+    }
+
+    fn finish(self) -> JobFigures {
+        let mut f = self.figures;
+        let done = f.succeeded + f.failed;
+        f.success_rate = (done > 0).then(|| f.succeeded as f64 / done as f64);
+        f.average_generation_time_seconds =
+            (self.gen_n > 0).then(|| self.gen_sum / self.gen_n as f64);
+        f.average_queue_wait_seconds =
+            (self.wait_n > 0).then(|| self.wait_sum / self.wait_n as f64);
+        f.total_cost = Money::new(f.total_cost).0;
+        f
+    }
+}
+
+/// Statistics over the jobs the viewer may see, optionally of one story.
+pub async fn statistics(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    story_id: Option<Uuid>,
+) -> StoreResult<JobStatistics> {
+    let mut query = job::Entity::find().select_only().columns([
+        job::Column::Kind,
+        job::Column::Status,
+        job::Column::Provider,
+        job::Column::Cost,
+        job::Column::QueuedAt,
+        job::Column::StartedAt,
+        job::Column::FinishedAt,
+    ]);
+    if !viewer.is_admin {
+        query = query.filter(job::Column::OwnerId.eq(viewer.user_id.as_str()));
+    }
+    if let Some(story) = story_id {
+        query = query.filter(job::Column::StoryId.eq(story));
+    }
+    let rows = query.into_model::<StatRow>().all(db).await?;
+    let mut overall = Acc::default();
+    let mut by_kind: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut by_provider: BTreeMap<(String, String), (Option<Provider>, JobKind, Acc)> =
+        BTreeMap::new();
+    for row in &rows {
+        overall.add(row);
+        by_kind.entry(row.kind.to_string()).or_default().add(row);
+        let key = (
+            row.provider.map(|p| p.to_string()).unwrap_or_default(),
+            row.kind.to_string(),
+        );
+        by_provider
+            .entry(key)
+            .or_insert_with(|| (row.provider, row.kind, Acc::default()))
+            .2
+            .add(row);
+    }
+    Ok(JobStatistics {
+        overall: overall.finish(),
+        by_kind: by_kind.into_iter().map(|(k, a)| (k, a.finish())).collect(),
+        by_provider: by_provider
+            .into_values()
+            .map(|(provider, kind, acc)| ProviderFigures {
+                provider,
+                kind,
+                figures: acc.finish(),
+            })
+            .collect(),
+    })
+}
+
+/// The story a job belongs to (used by handlers that answer with both).
+pub async fn story_of<C: ConnectionTrait>(db: &C, job: &job::Model) -> StoreResult<story::Model> {
+    story::Entity::find_by_id(job.story_id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound("story"))
+}

@@ -1,0 +1,110 @@
+//! The operations that read and change stories, scenes and jobs.
+//!
+//! Each change runs in one database transaction: the status update, its transition
+//! row, and the jobs and outbox rows it asks for commit together or not at all.
+//! Visibility is decided here too: a viewer sees their own objects, an admin sees
+//! all, and anything else is [`StoreError::NotFound`], never a hint that it exists.
+
+mod enqueue;
+pub mod jobs;
+pub mod scenes;
+pub mod stories;
+
+pub use enqueue::{NewJob, enqueue_flow, enqueue_job};
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+use crate::domain::{StoryStatus, TransitionError};
+
+/// Who is asking: the bearer token's subject, and whether it is an admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub user_id: String,
+    pub is_admin: bool,
+}
+
+impl Viewer {
+    pub fn can_see(&self, owner_id: &str) -> bool {
+        self.is_admin || self.user_id == owner_id
+    }
+}
+
+/// Why an operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The request is well-formed but conflicts with the current state.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// A field's value is not acceptable.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl StoreError {
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        StoreError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The story is not in a status that allows the operation.
+    pub fn wrong_status(status: StoryStatus, allowed: &[StoryStatus], what: &str) -> Self {
+        let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+        StoreError::conflict(
+            "invalid_story_status",
+            format!(
+                "{what} needs the story to be {}; it is {status}",
+                allowed.join(" or ")
+            ),
+        )
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A page request: 1-based page number and page size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u64,
+    pub page_size: u64,
+}
+
+impl PageRequest {
+    pub const DEFAULT_SIZE: u64 = 20;
+    pub const MAX_SIZE: u64 = 100;
+}
+
+/// One page of results and the total count.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub count: u64,
+}
+
+/// Starts a write transaction. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of one of
+/// them failing when it upgrades from reading.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

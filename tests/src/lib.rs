@@ -1,0 +1,325 @@
+//! Harness for the black-box tests: each test gets its own database (a Postgres
+//! database cloned from a migrated template, or a fresh SQLite file), its own Redis
+//! key prefix, and the API serving on a free port, so tests run in parallel without
+//! seeing each other.
+//!
+//! The servers come from the environment that `scripts/test.sh` sets up:
+//! `TEST_DATABASE_URL` (a Postgres superuser URL) and `TEST_REDIS_URL`.
+
+pub mod http;
+pub mod redis_server;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ai_video_api::Api;
+use ai_video_api::config::{ApiConfig, JwtConfig};
+use ai_video_shared::config::{DatabaseConfig, QueueConfig, RedisConfig, Secret};
+use ai_video_shared::domain::Provider;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub use http::Response;
+pub use tokens::Tokens;
+
+/// The database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// How to start a test app.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    /// Redis to use instead of `TEST_REDIS_URL`.
+    pub redis_url: Option<String>,
+    pub jwt: Option<JwtConfig>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Postgres,
+            redis_url: None,
+            jwt: None,
+        }
+    }
+}
+
+/// A running API with its own database and queue prefix.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub queue: QueueConfig,
+    pub redis_url: String,
+    pub tokens: Tokens,
+    pub backend: Backend,
+    stop: Option<oneshot::Sender<()>>,
+    _sqlite_dir: Option<TempDir>,
+}
+
+pub fn env_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set; run the tests through scripts/test.sh, which starts the servers")
+    })
+}
+
+impl TestApp {
+    /// The API on Postgres.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    /// The API on SQLite.
+    pub async fn spawn_sqlite() -> Self {
+        Self::spawn_with(Options {
+            backend: Backend::Sqlite,
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn spawn_on(backend: Backend) -> Self {
+        Self::spawn_with(Options {
+            backend,
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn spawn_with(opts: Options) -> Self {
+        let (database, sqlite_dir) = match opts.backend {
+            Backend::Postgres => (fresh_postgres_database().await, None),
+            Backend::Sqlite => {
+                let dir = TempDir::new();
+                let url = format!("sqlite://{}/ai-video.db?mode=rwc", dir.path.display());
+                (url, Some(dir))
+            }
+        };
+        let redis_url = opts.redis_url.unwrap_or_else(|| env_var("TEST_REDIS_URL"));
+        let queue = QueueConfig {
+            name: "ai-video".into(),
+            prefix: format!("t{}", Uuid::new_v4().simple()),
+        };
+        let config = ApiConfig {
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseConfig {
+                url: Secret::new(database),
+                max_connections: 5,
+            },
+            redis: RedisConfig {
+                url: Secret::new(redis_url.clone()),
+            },
+            queue: queue.clone(),
+            jwt: opts
+                .jwt
+                .unwrap_or_else(|| JwtConfig::Hs256(Secret::new(tokens::SECRET))),
+            body_limit: 1024 * 1024,
+            default_image_provider: Provider::Local,
+            default_video_provider: Provider::Local,
+            auto_migrate: opts.backend == Backend::Sqlite,
+        };
+        let api = Api::new(config).await.expect("the API starts");
+        let db = api.state().db.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(api.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            db,
+            queue,
+            redis_url,
+            tokens: Tokens::hs256(),
+            backend: opts.backend,
+            stop: Some(stop),
+            _sqlite_dir: sqlite_dir,
+        }
+    }
+
+    /// `/api/ai-video/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/api/ai-video/{path}", self.base)
+        }
+    }
+
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.redis_url.as_str())
+            .expect("redis url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis connection")
+    }
+
+    /// The Redis key of a BullMQ job hash.
+    pub fn job_key(&self, queue_id: &str) -> String {
+        ai_video_shared::queue::job_key(&self.queue, queue_id)
+    }
+
+    /// The fields of a BullMQ job hash, waiting up to `wait` for it to appear.
+    pub async fn queued_job(
+        &self,
+        queue_id: &str,
+        wait: Duration,
+    ) -> Option<std::collections::HashMap<String, String>> {
+        let mut redis = self.redis().await;
+        let key = self.job_key(queue_id);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+                .arg(&key)
+                .query_async(&mut redis)
+                .await
+                .expect("HGETALL");
+            if !fields.is_empty() {
+                return Some(fields);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Rows left in the outbox.
+    pub async fn outbox_len(&self) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM job_outbox",
+            ))
+            .await
+            .expect("count outbox")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+const TEMPLATE: &str = "ai_video_template";
+
+/// A new Postgres database cloned from a migrated template; returns its URL.
+async fn fresh_postgres_database() -> String {
+    let admin_url = env_var("TEST_DATABASE_URL");
+    let admin = Database::connect(admin_url.as_str())
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    // One process at a time creates the template and clones it: CREATE DATABASE
+    // refuses a template that another session is using.
+    admin
+        .execute_unprepared("SELECT pg_advisory_lock(727274)")
+        .await
+        .expect("lock");
+    let exists = admin
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT 1 AS one FROM pg_database WHERE datname = '{TEMPLATE}'"),
+        ))
+        .await
+        .expect("query")
+        .is_some();
+    if !exists {
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {TEMPLATE}"))
+            .await
+            .expect("create template");
+        let template = Database::connect(with_db(&admin_url, TEMPLATE).as_str())
+            .await
+            .expect("connect template");
+        ai_video_shared::db::migrate(&template)
+            .await
+            .expect("migrate template");
+        template.close().await.expect("close template");
+    }
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+        .await
+        .expect("create test database");
+    admin
+        .execute_unprepared("SELECT pg_advisory_unlock(727274)")
+        .await
+        .expect("unlock");
+    admin.close().await.expect("close admin");
+    with_db(&admin_url, &name)
+}
+
+/// The same server URL with another database name.
+pub fn with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// A new, empty Postgres database; returns its URL. For migration tests.
+pub async fn empty_postgres_database() -> String {
+    let admin_url = env_var("TEST_DATABASE_URL");
+    let admin = Database::connect(admin_url.as_str())
+        .await
+        .expect("connect");
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create");
+    admin.close().await.expect("close");
+    with_db(&admin_url, &name)
+}
+
+/// A directory removed on drop, even when the test panics.
+pub struct TempDir {
+    pub path: std::path::PathBuf,
+}
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("ai-video-test-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).expect("temp dir");
+        Self { path }
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
