@@ -323,3 +323,78 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+impl TestApp {
+    /// Moves a story to `status` directly in the database, as a worker would have:
+    /// for tests of endpoints that need a later phase before the worker exists.
+    pub async fn force_status(&self, story_id: &str, status: &str) {
+        let sql = format!(
+            "UPDATE stories SET status = '{status}' WHERE id = {}",
+            self.uuid_literal(story_id)
+        );
+        self.db
+            .execute_unprepared(&sql)
+            .await
+            .expect("update story status");
+    }
+
+    /// A UUID literal in this backend's storage format (SQLite keeps UUIDs as blobs).
+    pub fn uuid_literal(&self, id: &str) -> String {
+        match self.backend {
+            Backend::Postgres => format!("'{id}'"),
+            Backend::Sqlite => format!("X'{}'", id.replace('-', "")),
+        }
+    }
+
+    /// A story with `scenes` scenes of 7 s, for `token`; returns its id and scene ids.
+    pub async fn story_with_scenes(&self, token: &str, scenes: usize) -> (String, Vec<String>) {
+        let story = self
+            .create_story(token, "Fixture", (scenes as i64 * 7).max(1))
+            .await;
+        let id = story["id"].as_str().expect("id").to_string();
+        let list: Vec<serde_json::Value> = (0..scenes)
+            .map(|i| serde_json::json!({"duration_seconds": 7, "prompt": {"text": format!("Scene {i}")}}))
+            .collect();
+        let r = self
+            .post(
+                "scenes/bulk_create/",
+                token,
+                serde_json::json!({"story": id, "scenes": list}),
+            )
+            .await;
+        r.assert_status(201);
+        let ids = r.body["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|s| s["id"].as_str().expect("id").to_string())
+            .collect();
+        (id, ids)
+    }
+}
+
+impl TestApp {
+    /// Asks for planning of `story` as `token`.
+    pub async fn start_planning(&self, token: &str, story: &str) -> Response {
+        self.post(
+            &format!("stories/{story}/transition/"),
+            token,
+            serde_json::json!({"to": "planning"}),
+        )
+        .await
+    }
+
+    /// The members of one of BullMQ's sorted sets of this queue (`prioritized`,
+    /// `waiting-children`, …), lowest score first.
+    pub async fn queue_set(&self, set: &str) -> Vec<String> {
+        let mut redis = self.redis().await;
+        let key = format!("{}:{}:{set}", self.queue.prefix, self.queue.name);
+        redis::cmd("ZRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut redis)
+            .await
+            .expect("ZRANGE")
+    }
+}

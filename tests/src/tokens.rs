@@ -24,6 +24,14 @@ impl Tokens {
         }
     }
 
+    /// HS256 with another secret.
+    pub fn hs256_with(secret: &[u8]) -> Self {
+        Self {
+            key: EncodingKey::from_secret(secret),
+            alg: Algorithm::HS256,
+        }
+    }
+
     pub fn rs256(private_pem: &[u8]) -> Self {
         Self {
             key: EncodingKey::from_rsa_pem(private_pem).expect("RSA private key"),

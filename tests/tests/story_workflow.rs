@@ -104,17 +104,7 @@ async fn workflow(app: TestApp) {
     );
     assert_eq!(opts["jobId"], queue_id.as_str());
     assert_eq!(fields["priority"], "2");
-    let mut redis = app.redis().await;
-    let waiting: Vec<String> = redis::cmd("ZRANGE")
-        .arg(format!(
-            "{}:{}:prioritized",
-            app.queue.prefix, app.queue.name
-        ))
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let waiting = app.queue_set("prioritized").await;
     assert_eq!(
         waiting,
         vec![queue_id.clone()],
