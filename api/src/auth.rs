@@ -10,7 +10,7 @@ use ai_video_shared::store::Viewer;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -150,4 +150,27 @@ impl FromRequestParts<AppState> for Admin {
         }
         Ok(Admin(viewer))
     }
+}
+
+/// An HS256 access token for `user`, valid for `ttl_seconds`, as `ai-video-api token`
+/// prints it. Its claims mirror a SimpleJWT access token plus `sub`.
+pub fn mint(
+    secret: &str,
+    user: &str,
+    admin: bool,
+    ttl_seconds: i64,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({
+        "sub": user,
+        "token_type": "access",
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "is_staff": admin,
+    });
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
 }

@@ -4,13 +4,15 @@ use std::process::ExitCode;
 
 use ai_video_api::Api;
 use ai_video_api::config::ApiConfig;
-use ai_video_shared::config::{DatabaseConfig, ProcessEnv};
+use ai_video_shared::config::{DatabaseConfig, Env, ProcessEnv};
 use ai_video_shared::db;
 
-const USAGE: &str = "usage: ai-video-api [serve | migrate]
+const USAGE: &str = "usage: ai-video-api [serve | migrate | token USER [--admin] [--ttl SECONDS]]
 
   serve     serve the REST API on BIND_ADDR (the default)
   migrate   apply pending database migrations to DATABASE_URL and exit
+  token     print an access token for USER signed with JWT_SECRET
+            (for trying the API and for scripts; default lifetime one hour)
 
 Configuration comes from the environment; see README.md.";
 
@@ -21,6 +23,7 @@ async fn main() -> ExitCode {
     let result = match command.as_deref() {
         None | Some("serve") => serve().await,
         Some("migrate") => migrate().await,
+        Some("token") => token(std::env::args().skip(2).collect()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -57,6 +60,32 @@ async fn migrate() -> anyhow::Result<()> {
     let conn = db::connect(&config).await?;
     db::migrate(&conn).await?;
     println!("migrations applied");
+    Ok(())
+}
+
+fn token(args: Vec<String>) -> anyhow::Result<()> {
+    let mut user = None;
+    let mut admin = false;
+    let mut ttl: i64 = 3600;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--admin" => admin = true,
+            "--ttl" => {
+                ttl = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| anyhow::anyhow!("--ttl needs a number of seconds"))?;
+            }
+            other if user.is_none() && !other.starts_with('-') => user = Some(other.to_string()),
+            other => anyhow::bail!("unexpected argument {other:?}\n\n{USAGE}"),
+        }
+    }
+    let user = user.ok_or_else(|| anyhow::anyhow!("token needs a user id\n\n{USAGE}"))?;
+    let secret = ProcessEnv
+        .var("JWT_SECRET")
+        .ok_or_else(|| anyhow::anyhow!("token signs with JWT_SECRET, which is not set"))?;
+    println!("{}", ai_video_api::auth::mint(&secret, &user, admin, ttl)?);
     Ok(())
 }
 
