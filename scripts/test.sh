@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Every test of ai-video, against private PostgreSQL and Redis servers started here
-# on free ports and stopped again when the script ends, however it ends.
+# Every test of ai-video, against private PostgreSQL, Redis and S3 (moto) servers
+# started here on free ports and stopped again when the script ends, however it ends.
 #
 #   scripts/test.sh [extra arguments for the test runner]
 #
 # On a fresh Debian/Ubuntu machine with the Rust toolchain it installs what it
-# lacks (postgresql, redis-server) with apt when run as root.
+# lacks (postgresql, redis-server, ffmpeg, python3-venv) with apt when run as root,
+# and moto with pip into ~/.cache/ai-video/venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -13,6 +14,7 @@ source scripts/lib/common.sh
 WORK=$(mktemp -d /tmp/ai-video-test.XXXXXX)
 chmod 755 "$WORK"
 cleanup() {
+  stop_s3
   stop_redis
   stop_postgres
   rm -rf "$WORK"
@@ -21,7 +23,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 need redis-server redis-server
+need ffmpeg ffmpeg
+need ffprobe ffmpeg
 pg_bin >/dev/null
+moto_venv >/dev/null
 
 log "checking formatting and lints"
 cargo fmt --all --check
@@ -29,9 +34,15 @@ cargo clippy --quiet --workspace --all-targets --locked -- -D warnings
 
 start_postgres "$WORK/pg"
 start_redis "$WORK/redis"
+start_s3 "$WORK/s3"
 export TEST_DATABASE_URL="$PG_URL"
 export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 export RUST_LOG="${RUST_LOG:-warn}"
+
+log "building"
+# The tests start the worker binary as a child process, so build it first.
+cargo build --workspace --bins --locked
 
 log "running the tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -7,6 +7,7 @@ use ai_video_shared::config::{
     ConfigError, DatabaseConfig, Env, QueueConfig, RedisConfig, Secret, parse_or,
 };
 use ai_video_shared::domain::Provider;
+use ai_video_shared::storage::StorageConfig;
 
 /// How bearer tokens are verified.
 #[derive(Clone, Debug)]
@@ -23,6 +24,7 @@ pub struct ApiConfig {
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub queue: QueueConfig,
+    pub storage: StorageConfig,
     pub jwt: JwtConfig,
     /// Largest request body accepted, in bytes (`MAX_BODY_BYTES`, default 1 MiB).
     pub body_limit: usize,
@@ -41,6 +43,7 @@ impl ApiConfig {
             bind_addr: parse_or(env, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             redis: RedisConfig::from_env(env)?,
             queue: QueueConfig::from_env(env)?,
+            storage: StorageConfig::from_env(env)?,
             jwt: jwt_from_env(env)?,
             body_limit: parse_or(env, "MAX_BODY_BYTES", 1024 * 1024)?,
             default_image_provider: parse_or(env, "DEFAULT_IMAGE_PROVIDER", Provider::Local)?,

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use ai_video_shared::db;
 use ai_video_shared::outbox::{Relay, RelayHandle};
+use ai_video_shared::storage::{self, Storage};
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
@@ -36,6 +37,7 @@ use crate::config::ApiConfig;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    pub storage: Storage,
     pub auth: Arc<Authenticator>,
     pub relay: RelayHandle,
     pub redis_client: redis::Client,
@@ -43,9 +45,43 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The public URL of a stored media object.
+    /// The URL of a stored media object: `STORAGE_BASE_URL/<key>` when set;
+    /// otherwise `/media/<key>` on this API, which serves the local file or
+    /// redirects to a freshly presigned S3 URL (so URLs in responses never expire).
     pub fn media_url(&self, key: &str) -> String {
-        format!("/media/{key}")
+        match &self.config.storage.base_url {
+            Some(base) => format!("{base}/{key}"),
+            None => format!("/media/{key}"),
+        }
+    }
+
+    /// Tells the workers that these jobs were cancelled, so one running them stops
+    /// at once. Best effort, off the request path: a worker also finds the
+    /// cancellation in the database at its next step.
+    pub fn announce_cancelled(&self, queue_ids: Vec<String>) {
+        if queue_ids.is_empty() {
+            return;
+        }
+        let client = self.redis_client.clone();
+        let channel = ai_video_shared::queue::cancel_channel(&self.config.queue);
+        tokio::spawn(async move {
+            let publish = async {
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                for id in &queue_ids {
+                    redis::cmd("PUBLISH")
+                        .arg(&channel)
+                        .arg(id)
+                        .query_async::<i64>(&mut conn)
+                        .await?;
+                }
+                Ok::<(), redis::RedisError>(())
+            };
+            match tokio::time::timeout(Duration::from_secs(2), publish).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "could not announce cancelled jobs"),
+                Err(_) => tracing::debug!("announcing cancelled jobs timed out"),
+            }
+        });
     }
 }
 
@@ -66,11 +102,18 @@ impl Api {
         if config.auto_migrate {
             db::migrate(&db).await.context("cannot apply migrations")?;
         }
-        Self::with_db(config, db)
+        let storage = storage::open(&config.storage)
+            .await
+            .context("cannot open the media storage")?;
+        Self::with_parts(config, db, storage)
     }
 
-    /// Builds the API over an open database connection.
-    pub fn with_db(config: ApiConfig, db: DatabaseConnection) -> anyhow::Result<Self> {
+    /// Builds the API over an open database connection and media store.
+    pub fn with_parts(
+        config: ApiConfig,
+        db: DatabaseConnection,
+        storage: Storage,
+    ) -> anyhow::Result<Self> {
         let auth = Authenticator::new(&config.jwt)
             .context("JWT_PUBLIC_KEY is not a valid RSA public key")?;
         let redis_client = redis::Client::open(config.redis.url.expose())
@@ -78,6 +121,7 @@ impl Api {
         let relay = Relay::new(db.clone(), config.redis.clone(), config.queue.clone());
         let state = AppState {
             db,
+            storage,
             auth: Arc::new(auth),
             relay: relay.handle(),
             redis_client,

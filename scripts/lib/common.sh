@@ -116,6 +116,53 @@ stop_redis() {
   fi
 }
 
+# moto_venv : a Python venv holding moto's S3 server, made on first use under
+# ~/.cache/ai-video so later runs reuse it; prints its directory.
+moto_venv() {
+  local venv="$HOME/.cache/ai-video/venv"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    need python3 python3
+    # Debian ships venv and ensurepip separately from python3.
+    python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+    mkdir -p "$(dirname "$venv")"
+    (
+      # Two runs installing at once would trample each other's venv.
+      flock 9
+      if [ ! -x "$venv/bin/moto_server" ]; then
+        log "installing moto[server] (pip) into $venv"
+        python3 -m venv "$venv" >&2 || die "python3 -m venv failed"
+        "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]' >&2 \
+          || die "pip could not install moto[server]"
+      fi
+    ) 9>"$venv.lock" || exit 1
+  fi
+  echo "$venv"
+}
+
+# start_s3 DIR : moto's S3-compatible server on a free port, in the background;
+# sets S3_PORT. It accepts any access key and secret.
+start_s3() {
+  local dir=$1 venv
+  venv=$(moto_venv)
+  mkdir -p "$dir"
+  S3_PORT=$(free_port)
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$dir/moto.log" 2>&1 &
+  S3_PID=$!
+  echo "$S3_PID" >"$dir/moto.pid"
+  if ! wait_for_port "$S3_PORT" 60; then
+    cat "$dir/moto.log" >&2
+    die "moto_server does not answer on $S3_PORT"
+  fi
+  log "s3 (moto) on 127.0.0.1:$S3_PORT"
+}
+
+stop_s3() {
+  if [ -n "${S3_PID:-}" ]; then
+    kill "$S3_PID" 2>/dev/null || true
+    wait "$S3_PID" 2>/dev/null || true
+  fi
+}
+
 # cargo_target : the shared build directory outside the clone, so a fresh clone
 # reuses earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ai-video/target}"

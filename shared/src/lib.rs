@@ -8,6 +8,7 @@
 //!   together with the outbox rows that ask for work.
 //! - [`outbox`]: the relay that moves committed work requests into the Redis queue.
 //! - [`config`]: settings both services read from the environment.
+//! - [`storage`]: where generated media lives, a local directory or an S3 bucket.
 
 pub mod config;
 pub mod db;
@@ -15,4 +16,5 @@ pub mod domain;
 pub mod envelope;
 pub mod outbox;
 pub mod queue;
+pub mod storage;
 pub mod store;

@@ -134,3 +134,9 @@ pub fn job_key(config: &QueueConfig, id: &str) -> String {
 pub fn parse_data(value: &serde_json::Value) -> Option<JobData> {
     serde_json::from_value(value.clone()).ok()
 }
+
+/// The Redis channel on which the API announces cancelled jobs (their BullMQ ids),
+/// so the worker running one can stop it at once.
+pub fn cancel_channel(config: &QueueConfig) -> String {
+    format!("{}:{}:cancel", config.prefix, config.name)
+}

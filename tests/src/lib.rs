@@ -9,6 +9,7 @@
 pub mod http;
 pub mod redis_server;
 pub mod tokens;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use ai_video_api::Api;
 use ai_video_api::config::{ApiConfig, JwtConfig};
 use ai_video_shared::config::{DatabaseConfig, QueueConfig, RedisConfig, Secret};
 use ai_video_shared::domain::Provider;
+use ai_video_shared::storage::{S3Config, StorageBackend, StorageConfig};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -31,6 +33,15 @@ pub enum Backend {
     Sqlite,
 }
 
+/// Where a test app keeps media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// A private local directory.
+    Local,
+    /// A private bucket on the S3-compatible server of `TEST_S3_ENDPOINT`.
+    S3,
+}
+
 /// How to start a test app.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -38,6 +49,7 @@ pub struct Options {
     /// Redis to use instead of `TEST_REDIS_URL`.
     pub redis_url: Option<String>,
     pub jwt: Option<JwtConfig>,
+    pub media: Media,
 }
 
 impl Default for Options {
@@ -46,6 +58,7 @@ impl Default for Options {
             backend: Backend::Postgres,
             redis_url: None,
             jwt: None,
+            media: Media::Local,
         }
     }
 }
@@ -59,8 +72,10 @@ pub struct TestApp {
     pub redis_url: String,
     pub tokens: Tokens,
     pub backend: Backend,
+    pub database_url: String,
+    pub storage: StorageConfig,
     stop: Option<oneshot::Sender<()>>,
-    _sqlite_dir: Option<TempDir>,
+    _dirs: Vec<TempDir>,
 }
 
 pub fn env_var(name: &str) -> String {
@@ -101,6 +116,30 @@ impl TestApp {
                 (url, Some(dir))
             }
         };
+        let mut dirs: Vec<TempDir> = sqlite_dir.into_iter().collect();
+        let storage = match opts.media {
+            Media::Local => {
+                let dir = TempDir::new();
+                let backend = StorageBackend::Local {
+                    dir: dir.path.join("media"),
+                };
+                dirs.push(dir);
+                StorageConfig {
+                    backend,
+                    base_url: None,
+                }
+            }
+            Media::S3 => StorageConfig {
+                backend: StorageBackend::S3(S3Config {
+                    endpoint: env_var("TEST_S3_ENDPOINT"),
+                    access_key: Secret::new("test"),
+                    secret_key: Secret::new("test"),
+                    bucket: format!("t-{}", Uuid::new_v4().simple()),
+                    region: "us-east-1".into(),
+                }),
+                base_url: None,
+            },
+        };
         let redis_url = opts.redis_url.unwrap_or_else(|| env_var("TEST_REDIS_URL"));
         let queue = QueueConfig {
             name: "ai-video".into(),
@@ -109,13 +148,14 @@ impl TestApp {
         let config = ApiConfig {
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             database: DatabaseConfig {
-                url: Secret::new(database),
+                url: Secret::new(database.clone()),
                 max_connections: 5,
             },
             redis: RedisConfig {
                 url: Secret::new(redis_url.clone()),
             },
             queue: queue.clone(),
+            storage: storage.clone(),
             jwt: opts
                 .jwt
                 .unwrap_or_else(|| JwtConfig::Hs256(Secret::new(tokens::SECRET))),
@@ -145,8 +185,10 @@ impl TestApp {
             redis_url,
             tokens: Tokens::hs256(),
             backend: opts.backend,
+            database_url: database,
+            storage,
             stop: Some(stop),
-            _sqlite_dir: sqlite_dir,
+            _dirs: dirs,
         }
     }
 
@@ -396,5 +438,54 @@ impl TestApp {
             .query_async(&mut redis)
             .await
             .expect("ZRANGE")
+    }
+}
+
+impl TestApp {
+    /// Every object key in this app's media store, sorted.
+    pub async fn stored_keys(&self) -> Vec<String> {
+        use ai_video_shared::storage::StorageBackend;
+        let mut keys = Vec::new();
+        match &self.storage.backend {
+            StorageBackend::Local { dir } => {
+                let mut stack = vec![dir.clone()];
+                while let Some(d) = stack.pop() {
+                    for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                        let path = entry.path();
+                        if path.is_dir() {
+                            stack.push(path);
+                        } else if let Ok(rel) = path.strip_prefix(dir) {
+                            keys.push(rel.display().to_string());
+                        }
+                    }
+                }
+            }
+            StorageBackend::S3(s3) => {
+                let config = aws_sdk_s3::Config::builder()
+                    .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                    .region(aws_sdk_s3::config::Region::new(s3.region.clone()))
+                    .endpoint_url(&s3.endpoint)
+                    .force_path_style(true)
+                    .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                        "test", "test", None, None, "tests",
+                    ))
+                    .build();
+                let client = aws_sdk_s3::Client::from_conf(config);
+                let listed = client
+                    .list_objects_v2()
+                    .bucket(&s3.bucket)
+                    .send()
+                    .await
+                    .expect("list objects");
+                keys.extend(
+                    listed
+                        .contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(String::from)),
+                );
+            }
+        }
+        keys.sort();
+        keys
     }
 }

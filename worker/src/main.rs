@@ -1,7 +1,69 @@
-//! `ai-video-worker`: consumes the job queue. Not built yet; the API queues jobs
-//! that a worker will run.
+//! `ai-video-worker`: runs jobs from the queue until SIGTERM or Ctrl-C.
 
-fn main() {
-    eprintln!("ai-video-worker: the worker is not part of this release yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+use ai_video_shared::config::ProcessEnv;
+use ai_video_worker::config::WorkerConfig;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    if let Some(arg) = std::env::args().nth(1) {
+        if arg == "-h" || arg == "--help" {
+            println!(
+                "usage: ai-video-worker\n\nRuns queued jobs; configuration comes from the environment (see docs/configuration.md)."
+            );
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("ai-video-worker: unexpected argument {arg:?}; try --help");
+        return ExitCode::from(2);
+    }
+    let config = match WorkerConfig::from_env(&ProcessEnv) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ai-video-worker: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match ai_video_worker::run(config, shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("ai-video-worker stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ai-video-worker: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
 }

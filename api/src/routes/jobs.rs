@@ -156,9 +156,10 @@ pub async fn cancel_job(
     Auth(viewer): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<JobOut>> {
-    let job = jobs::cancel(&state.db, &viewer, id).await?;
-    tracing::info!(job.id = %job.id, "job cancelled");
-    Ok(Json(job.into()))
+    let cancelled = jobs::cancel(&state.db, &viewer, id).await?;
+    tracing::info!(job.id = %cancelled.job.id, "job cancelled");
+    state.announce_cancelled(cancelled.queue_ids);
+    Ok(Json(cancelled.job.into()))
 }
 
 /// `?story=` filter.

@@ -7,6 +7,7 @@
 
 pub mod health;
 pub mod jobs;
+mod media;
 pub mod scenes;
 pub mod stories;
 
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         SwaggerUi::new(format!("{PREFIX}/docs")).url(format!("{PREFIX}/openapi.json"), openapi);
     routes
         .merge(docs)
+        .route("/media/{*key}", axum::routing::get(media::get_media))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

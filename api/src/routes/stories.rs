@@ -301,11 +301,15 @@ async fn run_transition(
     reason: Option<String>,
     priority: Option<Priority>,
 ) -> ApiResult<TransitionOut> {
-    let TransitionOutcome { story, job } =
-        stories::transition(&state.db, viewer, id, to, reason, priority).await?;
+    let TransitionOutcome {
+        story,
+        job,
+        cancelled,
+    } = stories::transition(&state.db, viewer, id, to, reason, priority).await?;
     if job.is_some() {
         state.relay.wake();
     }
+    state.announce_cancelled(cancelled);
     tracing::info!(story.id = %story.id, to = %to, "story transition");
     Ok(TransitionOut {
         story: StoryOut::from_model(story, state),

@@ -65,23 +65,26 @@ pub async fn get<C: ConnectionTrait>(db: &C, viewer: &Viewer, id: Uuid) -> Store
 
 const ACTIVE: [JobStatus; 3] = [JobStatus::Queued, JobStatus::Running, JobStatus::Retrying];
 
-/// Marks jobs cancelled and withdraws the ones the relay has not pushed yet.
+/// Marks jobs cancelled and withdraws the ones the relay has not pushed yet;
+/// returns their BullMQ ids, for telling workers that may be running them.
 async fn cancel_where<C: ConnectionTrait>(
     db: &C,
     condition: sea_orm::Condition,
     reason: &str,
-) -> StoreResult<Vec<Uuid>> {
-    let ids: Vec<Uuid> = job::Entity::find()
+) -> StoreResult<Vec<String>> {
+    let rows: Vec<(Uuid, String)> = job::Entity::find()
         .select_only()
         .column(job::Column::Id)
+        .column(job::Column::QueueId)
         .filter(condition)
         .filter(job::Column::Status.is_in(ACTIVE))
         .into_tuple()
         .all(db)
         .await?;
-    if ids.is_empty() {
-        return Ok(ids);
+    if rows.is_empty() {
+        return Ok(Vec::new());
     }
+    let (ids, queue_ids): (Vec<Uuid>, Vec<String>) = rows.into_iter().unzip();
     let now = Utc::now();
     job::Entity::update_many()
         .col_expr(job::Column::Status, Expr::value(JobStatus::Cancelled))
@@ -93,25 +96,32 @@ async fn cancel_where<C: ConnectionTrait>(
         .exec(db)
         .await?;
     outbox::Entity::delete_many()
-        .filter(outbox::Column::JobId.is_in(ids.clone()))
+        .filter(outbox::Column::JobId.is_in(ids))
         .exec(db)
         .await?;
-    Ok(ids)
+    Ok(queue_ids)
 }
 
-/// Cancels every unfinished job of a story.
+/// Cancels every unfinished job of a story; returns their BullMQ ids.
 pub async fn cancel_story_jobs<C: ConnectionTrait>(
     db: &C,
     story_id: Uuid,
     reason: &str,
-) -> StoreResult<Vec<Uuid>> {
+) -> StoreResult<Vec<String>> {
     cancel_where(db, job::Column::StoryId.eq(story_id).into(), reason).await
+}
+
+/// A cancelled job, and the BullMQ ids of every job the cancel stopped.
+#[derive(Debug, Clone)]
+pub struct Cancelled {
+    pub job: job::Model,
+    pub queue_ids: Vec<String>,
 }
 
 /// Cancels a job, with the rest of its flow: a preview or render is one unit, and
 /// its assembly can never run once one of its scene jobs is gone. Cancelling the
 /// planning job returns the story to draft.
-pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> StoreResult<job::Model> {
+pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> StoreResult<Cancelled> {
     let txn = begin_write(db).await?;
     let target = get(&txn, viewer, id).await?;
     if !target.status.is_active() {
@@ -128,7 +138,7 @@ pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Store
     let flow = sea_orm::Condition::any()
         .add(job::Column::Id.eq(root))
         .add(job::Column::ParentId.eq(root));
-    cancel_where(&txn, flow, &reason).await?;
+    let queue_ids = cancel_where(&txn, flow, &reason).await?;
     if target.kind == JobKind::PlanStory {
         let story = stories::get_for_update(&txn, viewer, target.story_id).await?;
         if story.status == StoryStatus::Planning {
@@ -144,7 +154,7 @@ pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Store
     }
     let job = get(&txn, viewer, id).await?;
     txn.commit().await?;
-    Ok(job)
+    Ok(Cancelled { job, queue_ids })
 }
 
 /// Runs a failed or cancelled job again, as a new job that records which one it

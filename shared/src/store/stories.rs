@@ -310,6 +310,8 @@ pub struct TransitionOutcome {
     pub story: story::Model,
     /// The job it queued, if any (for previews and renders: the assembly job).
     pub job: Option<job::Model>,
+    /// BullMQ ids of the jobs it cancelled.
+    pub cancelled: Vec<String>,
 }
 
 /// An owner asks to move a story. Moves that start work queue it in the same
@@ -336,9 +338,12 @@ pub async fn transition(
             "the preview is not ready yet; render_final is possible once it is",
         ));
     }
+    let mut cancelled = Vec::new();
     let job = match (current.status, to) {
         (StoryStatus::Planning, StoryStatus::Draft) => {
-            jobs::cancel_story_jobs(&txn, current.id, "planning cancelled by the owner").await?;
+            cancelled =
+                jobs::cancel_story_jobs(&txn, current.id, "planning cancelled by the owner")
+                    .await?;
             None
         }
         (_, StoryStatus::Planning) => {
@@ -367,7 +372,11 @@ pub async fn transition(
     };
     let story = apply_transition(&txn, &current, to, by, change).await?;
     txn.commit().await?;
-    Ok(TransitionOutcome { story, job })
+    Ok(TransitionOutcome {
+        story,
+        job,
+        cancelled,
+    })
 }
 
 /// Queues an assembly job (preview or final) as the parent of one scene job per

@@ -1,0 +1,424 @@
+//! What a worker writes while it runs a job: the start of a run, and its outcome,
+//! each in one transaction with the story's transition and the scene's media.
+//!
+//! A run only starts on a job row that is still active, so a cancelled or finished
+//! job never runs again, and a job finished by a worker that died before telling
+//! Redis is not redone. Outcomes are written only while the row is `running`: a
+//! cancel that lands mid-run wins.
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::stories::{self, StoryChange, TransitionBy, WORKER_ACTOR};
+use super::{StoreError, StoreResult, begin_write};
+use crate::db::Money;
+use crate::db::entities::{job, scene, story};
+use crate::domain::{Actor, JobKind, JobStatus, Provider, SceneStatus, StoryStatus};
+
+const ACTIVE: [JobStatus; 3] = [JobStatus::Queued, JobStatus::Running, JobStatus::Retrying];
+
+/// Marks the job running for attempt `attempts_made + 1`. `None` when the row is no
+/// longer active (cancelled, finished, or gone): the run must not happen.
+pub async fn begin(
+    db: &DatabaseConnection,
+    job_id: Uuid,
+    attempts_made: u32,
+) -> StoreResult<Option<job::Model>> {
+    let now = Utc::now();
+    let updated = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
+        .col_expr(job::Column::Attempt, Expr::value(attempts_made as i32 + 1))
+        .col_expr(
+            job::Column::StartedAt,
+            Expr::col(job::Column::StartedAt).if_null(now),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::Status.is_in(ACTIVE))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(job::Entity::find_by_id(job_id).one(db).await?)
+}
+
+/// Whether the job row still says `running` (a cancel turns it `cancelled`).
+pub async fn is_running<C: ConnectionTrait>(db: &C, job_id: Uuid) -> StoreResult<bool> {
+    Ok(job::Entity::find_by_id(job_id)
+        .one(db)
+        .await?
+        .is_some_and(|j| j.status == JobStatus::Running))
+}
+
+/// The seed's worker response: `{success, result: {preview_url, metadata,
+/// generation_time}, error}`.
+pub fn response(
+    preview_url: Option<&str>,
+    metadata: Value,
+    generation_time: f64,
+    error: Option<&str>,
+) -> Value {
+    json!({
+        "success": error.is_none(),
+        "result": {
+            "preview_url": preview_url,
+            "metadata": metadata,
+            "generation_time": generation_time,
+        },
+        "error": error,
+    })
+}
+
+/// Flips a running job to succeeded; `false` when it was cancelled meanwhile.
+async fn mark_succeeded<C: ConnectionTrait>(
+    db: &C,
+    job_id: Uuid,
+    result: &Value,
+    provider: Option<Provider>,
+    cost: Option<Money>,
+) -> StoreResult<bool> {
+    let now = Utc::now();
+    let updated = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(JobStatus::Succeeded))
+        .col_expr(job::Column::Result, Expr::value(result.clone()))
+        .col_expr(job::Column::Provider, Expr::value(provider))
+        .col_expr(job::Column::Cost, Expr::value(cost))
+        .col_expr(job::Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(job::Column::FinishedAt, Expr::value(now))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::Status.eq(JobStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Outcome of writing a success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// The job was cancelled while it ran; nothing was written.
+    Cancelled,
+}
+
+fn worker_by<'a>(reason: &'a str, job_id: Uuid) -> TransitionBy<'a> {
+    TransitionBy {
+        actor: Actor::Worker,
+        name: WORKER_ACTOR,
+        reason,
+        job_id: Some(job_id),
+    }
+}
+
+/// Planning finished: the scenes (when planning made them) are inserted, the
+/// estimate stored, and the story moves planning → planned.
+pub async fn finish_plan(
+    db: &DatabaseConnection,
+    job: &job::Model,
+    new_scenes: Vec<scene::ActiveModel>,
+    estimate: crate::domain::CostEstimate,
+    result: Value,
+) -> StoreResult<Written> {
+    let txn = begin_write(db).await?;
+    if !mark_succeeded(&txn, job.id, &result, None, None).await? {
+        return Ok(Written::Cancelled);
+    }
+    if !new_scenes.is_empty() {
+        scene::Entity::insert_many(new_scenes).exec(&txn).await?;
+    }
+    let current = load_story(&txn, job.story_id).await?;
+    let change = StoryChange {
+        estimated_cost: Some(Money::new(estimate.total)),
+        cost_estimate: Some(serde_json::to_value(estimate).unwrap_or(Value::Null)),
+        ..Default::default()
+    };
+    let reason = "planning finished";
+    stories::apply_transition(
+        &txn,
+        &current,
+        StoryStatus::Planned,
+        worker_by(reason, job.id),
+        change,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Written::Done)
+}
+
+/// What one scene run produced.
+#[derive(Debug, Clone)]
+pub struct SceneOutput {
+    pub image_key: String,
+    pub clip_key: String,
+    pub provider: Provider,
+    pub generation_time_ms: i64,
+    pub cost: Decimal,
+}
+
+/// A scene's keyframe and clip are stored: the scene is completed and its cost
+/// added to the story's.
+pub async fn finish_scene(
+    db: &DatabaseConnection,
+    job: &job::Model,
+    out: &SceneOutput,
+    result: Value,
+) -> StoreResult<Written> {
+    let scene_id = job.scene_id.ok_or(StoreError::NotFound("scene"))?;
+    let txn = begin_write(db).await?;
+    let cost = Money::new(out.cost);
+    if !mark_succeeded(&txn, job.id, &result, Some(out.provider), Some(cost)).await? {
+        return Ok(Written::Cancelled);
+    }
+    let now = Utc::now();
+    scene::Entity::update_many()
+        .col_expr(scene::Column::Status, Expr::value(SceneStatus::Completed))
+        .col_expr(scene::Column::ImageKey, Expr::value(out.image_key.clone()))
+        .col_expr(scene::Column::ClipKey, Expr::value(out.clip_key.clone()))
+        .col_expr(scene::Column::Provider, Expr::value(out.provider))
+        .col_expr(
+            scene::Column::GenerationTimeMs,
+            Expr::value(out.generation_time_ms),
+        )
+        .col_expr(scene::Column::Cost, Expr::value(cost))
+        .col_expr(scene::Column::Error, Expr::value(Option::<String>::None))
+        .col_expr(scene::Column::UpdatedAt, Expr::value(now))
+        .filter(scene::Column::Id.eq(scene_id))
+        .exec(&txn)
+        .await?;
+    add_cost(&txn, job.story_id, cost).await?;
+    txn.commit().await?;
+    Ok(Written::Done)
+}
+
+/// A scene started generating.
+pub async fn scene_started(db: &DatabaseConnection, scene_id: Uuid) -> StoreResult<()> {
+    scene::Entity::update_many()
+        .col_expr(scene::Column::Status, Expr::value(SceneStatus::Generating))
+        .col_expr(scene::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(scene::Column::Id.eq(scene_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The preview or the final video is stored. A preview leaves the story in
+/// `previewing` with its preview ready; a final render completes it.
+pub async fn finish_assembly(
+    db: &DatabaseConnection,
+    job: &job::Model,
+    key: &str,
+    result: Value,
+) -> StoreResult<Written> {
+    let txn = begin_write(db).await?;
+    if !mark_succeeded(&txn, job.id, &result, None, None).await? {
+        return Ok(Written::Cancelled);
+    }
+    let current = load_story(&txn, job.story_id).await?;
+    match job.kind {
+        JobKind::RenderFinal => {
+            let change = StoryChange {
+                final_key: Some(Some(key.to_owned())),
+                ..Default::default()
+            };
+            let reason = "final video rendered";
+            stories::apply_transition(
+                &txn,
+                &current,
+                StoryStatus::Completed,
+                worker_by(reason, job.id),
+                change,
+            )
+            .await?;
+        }
+        _ => {
+            let updated = story::Entity::update_many()
+                .col_expr(story::Column::PreviewKey, Expr::value(key))
+                .col_expr(story::Column::Version, Expr::value(current.version + 1))
+                .col_expr(story::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(story::Column::Id.eq(current.id))
+                .filter(story::Column::Version.eq(current.version))
+                .filter(story::Column::Status.eq(StoryStatus::Previewing))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected != 1 {
+                return Err(StoreError::conflict(
+                    "version_conflict",
+                    format!(
+                        "the story left previewing (it is {}) before the preview was stored",
+                        current.status
+                    ),
+                ));
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(Written::Done)
+}
+
+async fn add_cost<C: ConnectionTrait>(db: &C, story_id: Uuid, cost: Money) -> StoreResult<()> {
+    if cost.0.is_zero() {
+        return Ok(());
+    }
+    // Read-modify-write inside the caller's write transaction: exact decimals on
+    // both databases (SQLite keeps money as text, so SQL arithmetic would be float).
+    let current = load_story(db, story_id).await?;
+    story::Entity::update_many()
+        .col_expr(
+            story::Column::ActualCost,
+            Expr::value(Money::new(current.actual_cost.0 + cost.0)),
+        )
+        .filter(story::Column::Id.eq(story_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn load_story<C: ConnectionTrait>(db: &C, id: Uuid) -> StoreResult<story::Model> {
+    story::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound("story"))
+}
+
+/// A run failed. `last` is whether no attempt is left (or the error is permanent):
+/// then the job fails for good, a preview or render it belongs to fails with it (its
+/// other scene jobs are cancelled), and the story moves to `failed` with the error.
+/// Otherwise the job waits for its retry.
+pub async fn record_failure(
+    db: &DatabaseConnection,
+    job: &job::Model,
+    error: &str,
+    last: bool,
+) -> StoreResult<()> {
+    let txn = begin_write(db).await?;
+    let now = Utc::now();
+    let status = if last {
+        JobStatus::Failed
+    } else {
+        JobStatus::Retrying
+    };
+    let mut update = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(status))
+        .col_expr(job::Column::LastError, Expr::value(error))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now));
+    if last {
+        update = update
+            .col_expr(job::Column::FinishedAt, Expr::value(now))
+            .col_expr(
+                job::Column::Result,
+                Expr::value(response(None, json!({}), 0.0, Some(error))),
+            );
+    }
+    let updated = update
+        .filter(job::Column::Id.eq(job.id))
+        .filter(job::Column::Status.eq(JobStatus::Running))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        // Cancelled meanwhile: the cancel already said what happens next.
+        return Ok(());
+    }
+    if let Some(scene_id) = job.scene_id {
+        let (scene_status, scene_error) = if last {
+            (SceneStatus::Failed, Some(error.to_owned()))
+        } else {
+            (SceneStatus::Pending, None)
+        };
+        scene::Entity::update_many()
+            .col_expr(scene::Column::Status, Expr::value(scene_status))
+            .col_expr(scene::Column::Error, Expr::value(scene_error))
+            .col_expr(scene::Column::UpdatedAt, Expr::value(now))
+            .filter(scene::Column::Id.eq(scene_id))
+            .exec(&txn)
+            .await?;
+    }
+    if !last {
+        txn.commit().await?;
+        return Ok(());
+    }
+    let mut story_error = error.to_owned();
+    if let Some(parent) = job.parent_id {
+        let scene_note = match job.scene_id {
+            Some(id) => scene::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .map(|s| format!("scene {} failed: {error}", s.position))
+                .unwrap_or_else(|| error.to_owned()),
+            None => error.to_owned(),
+        };
+        job::Entity::update_many()
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Failed))
+            .col_expr(job::Column::LastError, Expr::value(scene_note.clone()))
+            .col_expr(job::Column::FinishedAt, Expr::value(now))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .filter(job::Column::Id.eq(parent))
+            .filter(job::Column::Status.is_in(ACTIVE))
+            .exec(&txn)
+            .await?;
+        job::Entity::update_many()
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Cancelled))
+            .col_expr(
+                job::Column::LastError,
+                Expr::value(format!("stopped: {scene_note}")),
+            )
+            .col_expr(job::Column::FinishedAt, Expr::value(now))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .filter(job::Column::ParentId.eq(parent))
+            .filter(job::Column::Status.is_in(ACTIVE))
+            .exec(&txn)
+            .await?;
+        story_error = scene_note;
+    }
+    let current = load_story(&txn, job.story_id).await?;
+    let phase = match job.kind {
+        JobKind::PlanStory => Some(StoryStatus::Planning),
+        JobKind::GeneratePreview => Some(StoryStatus::Previewing),
+        JobKind::RenderFinal => Some(StoryStatus::Rendering),
+        JobKind::GenerateScene => match job.parameters["quality"].as_str() {
+            _ if job.parent_id.is_none() => None,
+            Some("final") => Some(StoryStatus::Rendering),
+            _ => Some(StoryStatus::Previewing),
+        },
+    };
+    // A scene regenerated on its own fails alone; work that carries the story
+    // fails the story.
+    if phase == Some(current.status) {
+        let change = StoryChange {
+            last_error: Some(Some(story_error.clone())),
+            ..Default::default()
+        };
+        stories::apply_transition(
+            &txn,
+            &current,
+            StoryStatus::Failed,
+            worker_by(&story_error, job.id),
+            change,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A run was put back without using an attempt (a provider asked to wait): the
+/// job is queued again and the run does not count.
+pub async fn requeue(db: &DatabaseConnection, job: &job::Model, reason: &str) -> StoreResult<()> {
+    job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
+        .col_expr(
+            job::Column::Attempt,
+            Expr::value(Ord::max(job.attempt - 1, 0)),
+        )
+        .col_expr(job::Column::LastError, Expr::value(reason))
+        .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(job::Column::Id.eq(job.id))
+        .filter(job::Column::Status.eq(JobStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(())
+}

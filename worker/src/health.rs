@@ -1,0 +1,94 @@
+//! The worker's own HTTP endpoints on `METRICS_ADDR`: `/healthz` (alive) and
+//! `/readyz` (database, Redis and storage answer).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ai_video_shared::config::RedisConfig;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::jobs::WorkerState;
+
+#[derive(Clone)]
+struct Probe {
+    state: Arc<WorkerState>,
+    redis: redis::Client,
+}
+
+/// Serves the probes until `shutdown` resolves.
+pub async fn serve(
+    addr: SocketAddr,
+    state: Arc<WorkerState>,
+    redis: RedisConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let probe = Probe {
+        state,
+        redis: redis::Client::open(redis.url.expose())?,
+    };
+    let app = axum::Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .with_state(probe);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (METRICS_ADDR): {e}"))?;
+    tracing::info!(%addr, "worker probes listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+async fn readyz(State(probe): State<Probe>) -> (StatusCode, Json<Value>) {
+    let limit = Duration::from_secs(1);
+    let check = |r: Result<Result<(), String>, tokio::time::error::Elapsed>| match r {
+        Ok(Ok(())) => "ok".to_string(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "timeout".to_string(),
+    };
+    let db = tokio::time::timeout(limit, async {
+        probe
+            .state
+            .db
+            .execute_unprepared("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    let redis = tokio::time::timeout(limit, async {
+        let mut conn = probe
+            .redis
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|e| format!("{:?}", e.kind()))?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{:?}", e.kind()))
+    });
+    let storage = tokio::time::timeout(limit, async {
+        probe.state.storage.check().await.map_err(|e| e.to_string())
+    });
+    let (db, redis, storage) = tokio::join!(db, redis, storage);
+    let checks = json!({"database": check(db), "redis": check(redis), "storage": check(storage)});
+    let ok = checks
+        .as_object()
+        .is_some_and(|c| c.values().all(|v| v == "ok"));
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({"status": if ok { "ok" } else { "unavailable" }, "checks": checks})),
+    )
+}

@@ -1,0 +1,94 @@
+//! `generate_preview` and `render_final`: BullMQ runs these once, after the last
+//! scene job of their flow succeeded. They join the scene clips in order (without
+//! re-encoding when the clips allow it) and store the result under the story's key.
+
+use std::path::PathBuf;
+
+use ai_video_shared::db::entities::story;
+use ai_video_shared::domain::{JobKind, RenderQuality};
+use ai_video_shared::storage;
+use ai_video_shared::store::runs::{self, Written};
+use ai_video_shared::store::scenes;
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+
+use super::{JobCtx, JobError};
+use crate::media::{Target, join_clips};
+
+pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
+    let db = &ctx.state.db;
+    let story = story::Entity::find_by_id(ctx.row.story_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| JobError::Permanent("the story no longer exists".into()))?;
+    let (quality, key) = match ctx.row.kind {
+        JobKind::RenderFinal => (RenderQuality::Final, storage::keys::final_video(story.id)),
+        _ => (RenderQuality::Preview, storage::keys::preview(story.id)),
+    };
+    let scenes = scenes::of_story(db, story.id).await?;
+    if scenes.is_empty() {
+        return Err(JobError::Permanent("the story has no scenes".into()));
+    }
+    let mut clips: Vec<PathBuf> = Vec::with_capacity(scenes.len());
+    for scene in &scenes {
+        let clip_key = storage::keys::scene_clip(story.id, scene.id, quality);
+        let path = match ctx.state.storage.local_path(&clip_key) {
+            Some(path) if path.exists() => path,
+            _ => {
+                let dest = ctx
+                    .work
+                    .path()
+                    .join(format!("scene-{:04}.mp4", scene.position));
+                ctx.step(ctx.state.storage.get_to_file(&clip_key, &dest))
+                    .await
+                    .map_err(|e| {
+                        JobError::Permanent(format!(
+                            "scene {} has no {} clip: {e}",
+                            scene.position,
+                            quality.as_str()
+                        ))
+                    })?;
+                dest
+            }
+        };
+        clips.push(path);
+    }
+    ctx.checkpoint().await?;
+    let (width, height) = story
+        .aspect_ratio
+        .frame_size(ctx.state.render.long_side(quality));
+    let target = Target {
+        width,
+        height,
+        fps: ctx.state.render.fps,
+    };
+    let out = ctx.work.path().join("out.mp4");
+    let mode = ctx
+        .step(join_clips(
+            &ctx.state.ffmpeg,
+            &clips,
+            &out,
+            target,
+            ctx.work.path(),
+        ))
+        .await?;
+    let info = ctx.step(ctx.state.ffmpeg.probe(&out)).await?;
+    ctx.checkpoint().await?;
+    ctx.step(ctx.state.storage.put_file(&key, &out, "video/mp4"))
+        .await?;
+    let url = ctx.state.storage.url(&key).await?;
+    let metadata = json!({
+        "key": key,
+        "quality": quality.as_str(),
+        "scenes": scenes.len(),
+        "width": info.width,
+        "height": info.height,
+        "duration_seconds": info.duration,
+        "join": mode.as_str(),
+    });
+    let result = runs::response(Some(&url), metadata, ctx.elapsed_secs(), None);
+    match runs::finish_assembly(db, &ctx.row, &key, result).await? {
+        Written::Done => Ok(json!({"key": key, "duration_seconds": info.duration})),
+        Written::Cancelled => Err(JobError::Cancelled),
+    }
+}

@@ -1,0 +1,310 @@
+//! The four kinds of work, and what every run shares: the Job row's lifecycle,
+//! cancellation checkpoints, a private work directory, and the mapping of errors to
+//! "retry" or "fail for good".
+//!
+//! A run starts only if its Job row is still active ([`runs::begin`]); each kind
+//! writes its outcome, the story's transition and its media keys in one transaction.
+//! A failed run records the error on the row first and then tells BullMQ, so the
+//! row always knows at least as much as Redis.
+
+mod assemble;
+mod plan;
+mod scene;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ai_video_shared::db::entities::{job, provider_config};
+use ai_video_shared::domain::{JobKind, Provider, RenderQuality};
+use ai_video_shared::envelope::JobData;
+use ai_video_shared::storage::Storage;
+use ai_video_shared::store::{StoreError, runs};
+use apalis_core::error::{AbortError, BoxDynError, RetryAfterError};
+use apalis_core::task::data::Data;
+use futures::FutureExt;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use crate::bridge::Delivery;
+use crate::media::{Ffmpeg, MediaError};
+use crate::providers::{ProviderError, Providers};
+
+/// Frame sizes and rate of generated media.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderSettings {
+    /// Longer side of preview media, in pixels.
+    pub preview_long_side: u32,
+    /// Longer side of final media, in pixels.
+    pub final_long_side: u32,
+    pub fps: u32,
+}
+
+impl RenderSettings {
+    pub fn long_side(&self, quality: RenderQuality) -> u32 {
+        match quality {
+            RenderQuality::Preview => self.preview_long_side,
+            RenderQuality::Final => self.final_long_side,
+        }
+    }
+}
+
+/// What every job can reach.
+pub struct WorkerState {
+    pub db: DatabaseConnection,
+    pub storage: Storage,
+    pub providers: Providers,
+    pub ffmpeg: Ffmpeg,
+    pub render: RenderSettings,
+    /// Where runs keep their temporary files.
+    pub work_root: PathBuf,
+}
+
+/// Why a run did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The job was cancelled while it ran.
+    #[error("cancelled")]
+    Cancelled,
+    /// Trying again cannot help.
+    #[error("{0}")]
+    Permanent(String),
+    /// Another attempt may succeed.
+    #[error("{0}")]
+    Retryable(String),
+    /// Come back after this long, without using an attempt.
+    #[error("{0}")]
+    Later(String, Duration),
+}
+
+impl From<StoreError> for JobError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Db(e) => JobError::Retryable(format!("database: {e}")),
+            other => JobError::Permanent(other.to_string()),
+        }
+    }
+}
+
+impl From<MediaError> for JobError {
+    fn from(err: MediaError) -> Self {
+        JobError::Retryable(err.to_string())
+    }
+}
+
+impl From<ai_video_shared::storage::StorageError> for JobError {
+    fn from(err: ai_video_shared::storage::StorageError) -> Self {
+        JobError::Retryable(format!("storage: {err}"))
+    }
+}
+
+impl From<ProviderError> for JobError {
+    fn from(err: ProviderError) -> Self {
+        match err {
+            ProviderError::Permanent(m) => JobError::Permanent(m),
+            ProviderError::Retryable {
+                message,
+                retry_after: Some(wait),
+            } => JobError::Later(message, wait),
+            ProviderError::Retryable { message, .. } => JobError::Retryable(message),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for JobError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        JobError::Retryable(format!("database: {err}"))
+    }
+}
+
+/// One run of one job.
+pub struct JobCtx {
+    pub state: Arc<WorkerState>,
+    pub delivery: Delivery,
+    pub data: JobData,
+    pub row: job::Model,
+    pub work: WorkDir,
+    started: Instant,
+}
+
+impl JobCtx {
+    /// 1-based number of this run.
+    pub fn attempt(&self) -> u32 {
+        self.delivery.attempts_made() + 1
+    }
+
+    pub fn elapsed_secs(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Stops the run if the job was cancelled: here, through the queue, or in the
+    /// database by a request served elsewhere.
+    pub async fn checkpoint(&self) -> Result<(), JobError> {
+        if self.delivery.cancel.is_cancelled()
+            || !runs::is_running(&self.state.db, self.row.id).await?
+        {
+            return Err(JobError::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// Runs one step, abandoning it (and killing any child process) as soon as the
+    /// job is cancelled through the queue.
+    pub async fn step<T, E: Into<JobError>>(
+        &self,
+        fut: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, JobError> {
+        tokio::select! {
+            result = fut => result.map_err(Into::into),
+            _ = self.delivery.cancel.cancelled() => Err(JobError::Cancelled),
+        }
+    }
+
+    /// A provider's config: its switch and settings.
+    pub async fn provider_config(
+        &self,
+        provider: Provider,
+    ) -> Result<provider_config::Model, JobError> {
+        let config = provider_config::Entity::find_by_id(provider)
+            .one(&self.state.db)
+            .await?
+            .ok_or_else(|| {
+                JobError::Permanent(format!("no configuration for the {provider} provider"))
+            })?;
+        if !config.is_active {
+            return Err(JobError::Permanent(format!(
+                "the {provider} provider is switched off"
+            )));
+        }
+        Ok(config)
+    }
+}
+
+/// A directory removed when the run ends.
+pub struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn create(root: &Path, name: &str) -> std::io::Result<Self> {
+        let path = root.join(name);
+        std::fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The apalis handler: runs one delivered job and tells BullMQ what to do next.
+pub async fn handle(
+    data: JobData,
+    delivery: Data<Delivery>,
+    state: Data<Arc<WorkerState>>,
+) -> Result<Value, BoxDynError> {
+    let delivery = (*delivery).clone();
+    let state = (*state).clone();
+    let span = tracing::info_span!(
+        "job",
+        job.id = %data.job_id,
+        story.id = %data.story_id,
+        kind = %data.action,
+        queue.id = %delivery.job.id(),
+        attempt = delivery.attempts_made() + 1,
+    );
+    run(state, delivery, data).instrument(span).await
+}
+
+async fn run(
+    state: Arc<WorkerState>,
+    delivery: Delivery,
+    data: JobData,
+) -> Result<Value, BoxDynError> {
+    let Some(row) = runs::begin(&state.db, data.job_id, delivery.attempts_made())
+        .await
+        .map_err(|e| BoxDynError::from(e.to_string()))?
+    else {
+        tracing::info!("job is no longer active; skipping it");
+        return Ok(json!({"skipped": true}));
+    };
+    let work = WorkDir::create(
+        &state.work_root,
+        &format!("{}-{}", row.id, delivery.attempts_made() + 1),
+    )
+    .map_err(|e| BoxDynError::from(format!("cannot create a work directory: {e}")))?;
+    let ctx = JobCtx {
+        state,
+        delivery,
+        data,
+        row,
+        work,
+        started: Instant::now(),
+    };
+    tracing::info!(
+        wait_ms = ctx.delivery.queue_wait().as_millis() as u64,
+        "job started"
+    );
+    let work = async {
+        match ctx.row.kind {
+            JobKind::PlanStory => plan::run(&ctx).await,
+            JobKind::GenerateScene => scene::run(&ctx).await,
+            JobKind::GeneratePreview | JobKind::RenderFinal => assemble::run(&ctx).await,
+        }
+    };
+    // A panic is a failed attempt like any other, recorded on the row.
+    let outcome = AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(JobError::Retryable(format!(
+                "the worker panicked: {message}"
+            )))
+        });
+    match outcome {
+        Ok(value) => {
+            tracing::info!(
+                elapsed_ms = ctx.started.elapsed().as_millis() as u64,
+                "job succeeded"
+            );
+            Ok(value)
+        }
+        Err(JobError::Cancelled) => {
+            tracing::info!("job cancelled while running");
+            Err(AbortError::new("cancelled").into())
+        }
+        Err(JobError::Later(message, wait)) => {
+            tracing::info!(%message, wait_ms = wait.as_millis() as u64, "job put back without using an attempt");
+            runs::requeue(&ctx.state.db, &ctx.row, &message)
+                .await
+                .map_err(|e| e.to_string())?;
+            Err(RetryAfterError::new(message, wait).into())
+        }
+        Err(err) => {
+            let permanent = matches!(err, JobError::Permanent(_));
+            let last = permanent || ctx.delivery.is_last_attempt();
+            let message = err.to_string();
+            tracing::warn!(error = %message, last, "job failed");
+            if let Err(e) = runs::record_failure(&ctx.state.db, &ctx.row, &message, last).await {
+                tracing::error!(error = %e, "could not record the failure");
+            }
+            if last {
+                Err(AbortError::new(message).into())
+            } else {
+                Err(message.into())
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The ai-video worker: apalis workers over the BullMQ-protocol Redis queue.
+//!
+//! [`bridge`] connects bullmq-official's worker (which speaks the protocol) to an
+//! apalis worker (which runs the handlers with tracing, panic catching and bounded
+//! concurrency); [`jobs`] holds the four kinds of work; [`providers`] the image and
+//! video providers; [`media`] ffmpeg.
+
+pub mod bridge;
+mod cancel;
+pub mod config;
+mod health;
+pub mod jobs;
+pub mod media;
+pub mod providers;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use ai_video_shared::envelope::JobData;
+use ai_video_shared::outbox::Relay;
+use ai_video_shared::{db, storage};
+use anyhow::Context;
+use apalis::layers::WorkerBuilderExt;
+use apalis_core::error::WorkerError;
+use apalis_core::worker::builder::WorkerBuilder;
+use tokio::sync::watch;
+
+use crate::config::WorkerConfig;
+use crate::jobs::WorkerState;
+use crate::providers::{LocalProvider, Providers};
+
+/// Runs a worker process until `shutdown` resolves, then stops taking jobs,
+/// finishes the ones it holds within the grace period, and returns.
+pub async fn run(
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = db::connect(&config.database)
+        .await
+        .context("cannot connect to the database (DATABASE_URL)")?;
+    if config.auto_migrate {
+        db::migrate(&db).await.context("cannot apply migrations")?;
+    }
+    let storage = storage::open(&config.storage)
+        .await
+        .context("cannot open the media storage")?;
+    std::fs::create_dir_all(&config.work_dir)
+        .with_context(|| format!("cannot create WORK_DIR {}", config.work_dir.display()))?;
+    let state = Arc::new(WorkerState {
+        db: db.clone(),
+        storage,
+        providers: Providers {
+            local: Arc::new(LocalProvider::new(config.ffmpeg.clone())),
+        },
+        ffmpeg: config.ffmpeg.clone(),
+        render: config.render,
+        work_root: config.work_dir.clone(),
+    });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let relay = Relay::new(db, config.bridge.redis.clone(), config.bridge.queue.clone());
+    let relay = tokio::spawn(relay.run(stop_rx.clone()));
+    let mut probes_stop = stop_rx.clone();
+    let probes = tokio::spawn(health::serve(
+        config.metrics_addr,
+        state.clone(),
+        config.bridge.redis.clone(),
+        async move {
+            let _ = probes_stop.wait_for(|s| *s).await;
+        },
+    ));
+
+    let (backend, bridge) = bridge::start::<JobData>(&config.bridge)
+        .await
+        .context("cannot start the queue worker (REDIS_URL)")?;
+    let backend = backend.with_grace(config.shutdown_grace);
+    let listener = tokio::spawn(cancel::listen(
+        config.bridge.redis.clone(),
+        config.bridge.queue.clone(),
+        bridge.clone(),
+    ));
+    tracing::info!(
+        queue = %config.bridge.queue.name,
+        concurrency = config.bridge.concurrency,
+        "worker taking jobs"
+    );
+    let worker = WorkerBuilder::new(config.bridge.name.clone())
+        .backend(backend)
+        .data(state)
+        .enable_tracing()
+        .concurrency(config.bridge.concurrency)
+        .build(jobs::handle);
+    let result = worker
+        .run_until(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested; finishing running jobs");
+            Ok::<(), WorkerError>(())
+        })
+        .await;
+    let _ = stop_tx.send(true);
+    listener.abort();
+    let _ = relay.await;
+    if let Ok(Err(e)) = probes.await {
+        tracing::warn!(error = %e, "probe server stopped with an error");
+    }
+    result.context("the worker stopped with an error")
+}

@@ -1,0 +1,217 @@
+//! Running ffmpeg and ffprobe.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use ai_video_shared::domain::CameraMotion;
+use tokio::process::Command;
+
+/// A failed ffmpeg or ffprobe run.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{program} failed: {stderr}")]
+    Failed { program: String, stderr: String },
+    #[error("unexpected ffprobe output: {0}")]
+    Probe(String),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where the binaries are (`FFMPEG_BIN`, `FFPROBE_BIN`).
+#[derive(Debug, Clone)]
+pub struct Ffmpeg {
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+}
+
+impl Default for Ffmpeg {
+    fn default() -> Self {
+        Self {
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+        }
+    }
+}
+
+/// What ffprobe says about a clip's video stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipInfo {
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub pix_fmt: String,
+    /// Frame rate as ffprobe gives it, e.g. `24/1`.
+    pub frame_rate: String,
+    pub duration: f64,
+}
+
+impl Ffmpeg {
+    async fn run(&self, program: &Path, args: &[String]) -> Result<Vec<u8>, MediaError> {
+        let output = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|source| MediaError::Spawn {
+                program: program.display().to_string(),
+                source,
+            })?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(4).collect();
+            return Err(MediaError::Failed {
+                program: program.display().to_string(),
+                stderr: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
+            });
+        }
+        Ok(output.stdout)
+    }
+
+    pub(crate) async fn ffmpeg(&self, args: Vec<String>) -> Result<(), MediaError> {
+        let mut full = vec![
+            "-hide_banner".into(),
+            "-nostdin".into(),
+            "-loglevel".into(),
+            "error".into(),
+            "-y".into(),
+        ];
+        full.extend(args);
+        self.run(&self.ffmpeg, &full).await.map(|_| ())
+    }
+
+    /// A still image of `width`×`height`: a gradient whose colours come from the
+    /// prompt and whose shape comes from the seed, so the same prompt and seed give
+    /// the same picture.
+    pub async fn keyframe(
+        &self,
+        out: &Path,
+        colours: [u32; 3],
+        seed: u32,
+        width: u32,
+        height: u32,
+    ) -> Result<(), MediaError> {
+        let [c0, c1, c2] = colours.map(|c| format!("0x{:06x}", c & 0xff_ffff));
+        let source = format!(
+            "gradients=s={width}x{height}:c0={c0}:c1={c1}:c2={c2}:nb_colors=3:seed={seed}:speed=0.00001"
+        );
+        self.ffmpeg(vec![
+            "-f".into(),
+            "lavfi".into(),
+            "-i".into(),
+            source,
+            "-frames:v".into(),
+            "1".into(),
+            "-bitexact".into(),
+            out.display().to_string(),
+        ])
+        .await
+    }
+
+    /// A clip of exactly `seconds` at `fps` from a still image, with the camera
+    /// moving as asked; H.264, yuv420p, `+faststart`.
+    pub async fn clip_from_image(
+        &self,
+        image: &Path,
+        out: &Path,
+        seconds: u32,
+        motion: CameraMotion,
+        (width, height): (u32, u32),
+        fps: u32,
+    ) -> Result<(), MediaError> {
+        let frames = (seconds * fps).max(1);
+        let progress = format!("(on/{frames})");
+        let centre = (
+            "iw/2-(iw/zoom/2)".to_string(),
+            "ih/2-(ih/zoom/2)".to_string(),
+        );
+        let (zoom, x, y) = match motion {
+            CameraMotion::Static => ("1".to_string(), "0".to_string(), "0".to_string()),
+            CameraMotion::ZoomIn => (format!("1+0.2*{progress}"), centre.0, centre.1),
+            CameraMotion::ZoomOut => (format!("1.2-0.2*{progress}"), centre.0, centre.1),
+            CameraMotion::PanRight => ("1.2".into(), format!("(iw-iw/zoom)*{progress}"), centre.1),
+            CameraMotion::PanLeft => (
+                "1.2".into(),
+                format!("(iw-iw/zoom)*(1-{progress})"),
+                centre.1,
+            ),
+            CameraMotion::TiltDown => ("1.2".into(), centre.0, format!("(ih-ih/zoom)*{progress}")),
+            CameraMotion::TiltUp => (
+                "1.2".into(),
+                centre.0,
+                format!("(ih-ih/zoom)*(1-{progress})"),
+            ),
+        };
+        let filter = format!(
+            "scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},\
+             zoompan=z='{zoom}':x='{x}':y='{y}':d=1:s={width}x{height}:fps={fps},format=yuv420p,setsar=1"
+        );
+        self.ffmpeg(vec![
+            "-loop".into(),
+            "1".into(),
+            "-framerate".into(),
+            fps.to_string(),
+            "-i".into(),
+            image.display().to_string(),
+            "-vf".into(),
+            filter,
+            "-frames:v".into(),
+            frames.to_string(),
+            "-r".into(),
+            fps.to_string(),
+            "-c:v".into(),
+            "libx264".into(),
+            "-preset".into(),
+            "veryfast".into(),
+            "-crf".into(),
+            "23".into(),
+            "-pix_fmt".into(),
+            "yuv420p".into(),
+            "-movflags".into(),
+            "+faststart".into(),
+            out.display().to_string(),
+        ])
+        .await
+    }
+
+    /// The first video stream of a file.
+    pub async fn probe(&self, path: &Path) -> Result<ClipInfo, MediaError> {
+        let args: Vec<String> = [
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,width,height,pix_fmt,r_frame_rate:format=duration",
+            "-of",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([path.display().to_string()])
+        .collect();
+        let out = self.run(&self.ffprobe, &args).await?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&out).map_err(|e| MediaError::Probe(e.to_string()))?;
+        let stream = &v["streams"][0];
+        let text = |k: &str| stream[k].as_str().unwrap_or_default().to_string();
+        Ok(ClipInfo {
+            codec: text("codec_name"),
+            width: stream["width"].as_u64().unwrap_or_default() as u32,
+            height: stream["height"].as_u64().unwrap_or_default() as u32,
+            pix_fmt: text("pix_fmt"),
+            frame_rate: text("r_frame_rate"),
+            duration: v["format"]["duration"]
+                .as_str()
+                .and_then(|d| d.parse().ok())
+                .ok_or_else(|| MediaError::Probe(format!("no duration in {v}")))?,
+        })
+    }
+}
