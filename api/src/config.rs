@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use ai_video_shared::config::{
     ConfigError, DatabaseConfig, Env, QueueConfig, RedisConfig, Secret, parse_or,
 };
-use ai_video_shared::domain::Provider;
+use ai_video_shared::domain::{Provider, RetryPolicy};
 use ai_video_shared::storage::StorageConfig;
 
 /// How bearer tokens are verified.
@@ -30,6 +30,9 @@ pub struct ApiConfig {
     pub body_limit: usize,
     pub default_image_provider: Provider,
     pub default_video_provider: Provider,
+    /// Attempts and first backoff delay of new jobs (`JOB_ATTEMPTS`,
+    /// `JOB_BACKOFF_MS`; default 3 and 2000).
+    pub job_retry: RetryPolicy,
     /// Apply migrations on start (`AUTO_MIGRATE`); defaults to on for SQLite only,
     /// since production Postgres is migrated by `ai-video-api migrate` before rollout.
     pub auto_migrate: bool,
@@ -48,10 +51,23 @@ impl ApiConfig {
             body_limit: parse_or(env, "MAX_BODY_BYTES", 1024 * 1024)?,
             default_image_provider: parse_or(env, "DEFAULT_IMAGE_PROVIDER", Provider::Local)?,
             default_video_provider: parse_or(env, "DEFAULT_VIDEO_PROVIDER", Provider::Local)?,
+            job_retry: job_retry_from_env(env)?,
             database,
             auto_migrate,
         })
     }
+}
+
+fn job_retry_from_env(env: &dyn Env) -> Result<RetryPolicy, ConfigError> {
+    let defaults = RetryPolicy::default();
+    let attempts: u32 = parse_or(env, "JOB_ATTEMPTS", defaults.attempts)?;
+    if !(1..=25).contains(&attempts) {
+        return Err(ConfigError::new("JOB_ATTEMPTS", "must be between 1 and 25"));
+    }
+    Ok(RetryPolicy {
+        attempts,
+        backoff_ms: parse_or(env, "JOB_BACKOFF_MS", defaults.backoff_ms)?,
+    })
 }
 
 fn jwt_from_env(env: &dyn Env) -> Result<JwtConfig, ConfigError> {

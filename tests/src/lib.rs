@@ -17,7 +17,7 @@ use std::time::Duration;
 use ai_video_api::Api;
 use ai_video_api::config::{ApiConfig, JwtConfig};
 use ai_video_shared::config::{DatabaseConfig, QueueConfig, RedisConfig, Secret};
-use ai_video_shared::domain::Provider;
+use ai_video_shared::domain::{Provider, RetryPolicy};
 use ai_video_shared::storage::{S3Config, StorageBackend, StorageConfig};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::oneshot;
@@ -50,6 +50,7 @@ pub struct Options {
     pub redis_url: Option<String>,
     pub jwt: Option<JwtConfig>,
     pub media: Media,
+    pub job_retry: RetryPolicy,
 }
 
 impl Default for Options {
@@ -59,6 +60,7 @@ impl Default for Options {
             redis_url: None,
             jwt: None,
             media: Media::Local,
+            job_retry: RetryPolicy::default(),
         }
     }
 }
@@ -162,6 +164,7 @@ impl TestApp {
             body_limit: 1024 * 1024,
             default_image_provider: Provider::Local,
             default_video_provider: Provider::Local,
+            job_retry: opts.job_retry,
             auto_migrate: opts.backend == Backend::Sqlite,
         };
         let api = Api::new(config).await.expect("the API starts");
@@ -487,5 +490,75 @@ impl TestApp {
         }
         keys.sort();
         keys
+    }
+}
+
+impl TestApp {
+    /// Replaces the `local` provider's settings (delay, failures).
+    pub async fn set_local_settings(&self, settings: serde_json::Value) {
+        let sql = format!(
+            "UPDATE ai_provider_configs SET settings = '{}' WHERE provider = 'local'",
+            settings.to_string().replace('\'', "''")
+        );
+        self.db
+            .execute_unprepared(&sql)
+            .await
+            .expect("update local settings");
+    }
+
+    /// A story with `scenes` scenes of `seconds` each, moved to `planned` directly
+    /// (as if planning had run); returns its id and scene ids.
+    pub async fn planned_story(
+        &self,
+        token: &str,
+        scenes: usize,
+        seconds: i64,
+    ) -> (String, Vec<String>) {
+        let story = self
+            .create_story(token, "Planned", (scenes as i64 * seconds).max(1))
+            .await;
+        let id = story["id"].as_str().expect("id").to_string();
+        let list: Vec<serde_json::Value> = (0..scenes)
+            .map(|i| serde_json::json!({"duration_seconds": seconds, "prompt": {"text": format!("Scene {i}"), "seed": i}}))
+            .collect();
+        let r = self
+            .post(
+                "scenes/bulk_create/",
+                token,
+                serde_json::json!({"story": id, "scenes": list}),
+            )
+            .await;
+        r.assert_status(201);
+        let ids = r.body["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|s| s["id"].as_str().expect("id").to_string())
+            .collect();
+        self.force_status(&id, "planned").await;
+        (id, ids)
+    }
+
+    /// Waits for a job row to reach `status`.
+    pub async fn wait_for_job(
+        &self,
+        token: &str,
+        job: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let r = self.get(&format!("jobs/{job}/"), token).await;
+            if r.body["status"] == status {
+                return r.body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {job} did not reach {status}: {}",
+                r.text
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }

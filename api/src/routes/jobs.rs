@@ -140,7 +140,7 @@ pub async fn retry_job(
     Auth(viewer): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<(StatusCode, Json<JobOut>)> {
-    let job = jobs::retry(&state.db, &viewer, id).await?;
+    let job = jobs::retry(&state.db, &viewer, id, state.config.job_retry).await?;
     state.relay.wake();
     tracing::info!(job.id = %job.id, retry_of = %id, "job retried");
     Ok((StatusCode::ACCEPTED, Json(job.into())))

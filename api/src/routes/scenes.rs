@@ -4,6 +4,7 @@ use ai_video_shared::db::entities::scene;
 use ai_video_shared::domain::{
     CameraMotion, Priority, Provider, RenderQuality, SceneDuration, ScenePrompt, SceneStatus,
 };
+use ai_video_shared::store::WorkOptions;
 use ai_video_shared::store::scenes::{self, NewScene, Reorder, SceneFilter};
 use axum::Json;
 use axum::extract::State;
@@ -300,7 +301,11 @@ pub async fn generate_scene(
         .and_then(|p| errors.check("priority", Priority::new(p)));
     errors.finish()?;
     let quality = input.quality.unwrap_or(RenderQuality::Preview);
-    let job = scenes::generate(&state.db, &viewer, id, quality, priority).await?;
+    let work = WorkOptions {
+        priority,
+        retry: state.config.job_retry,
+    };
+    let job = scenes::generate(&state.db, &viewer, id, quality, work).await?;
     state.relay.wake();
     Ok((StatusCode::ACCEPTED, Json(JobOut::from(job))))
 }

@@ -5,6 +5,7 @@ use ai_video_shared::db::entities::{story, transition};
 use ai_video_shared::domain::{
     Actor, AspectRatio, CostEstimate, Priority, Provider, StoryDuration, StoryStatus, legal_targets,
 };
+use ai_video_shared::store::WorkOptions;
 use ai_video_shared::store::stories::{self, NewStory, StoryFilter, StoryPatch, TransitionOutcome};
 use axum::Json;
 use axum::extract::State;
@@ -301,11 +302,15 @@ async fn run_transition(
     reason: Option<String>,
     priority: Option<Priority>,
 ) -> ApiResult<TransitionOut> {
+    let work = WorkOptions {
+        priority,
+        retry: state.config.job_retry,
+    };
     let TransitionOutcome {
         story,
         job,
         cancelled,
-    } = stories::transition(&state.db, viewer, id, to, reason, priority).await?;
+    } = stories::transition(&state.db, viewer, id, to, reason, work).await?;
     if job.is_some() {
         state.relay.wake();
     }

@@ -54,6 +54,23 @@ impl JobKind {
     pub const DEFAULT_BACKOFF_MS: u64 = 2000;
 }
 
+/// How often a new job may run and how long it waits between runs: attempt n+1
+/// waits `backoff_ms × 2^(n-1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub backoff_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: JobKind::DEFAULT_ATTEMPTS,
+            backoff_ms: JobKind::DEFAULT_BACKOFF_MS,
+        }
+    }
+}
+
 /// A job's lifecycle. `retrying` means a failed attempt is waiting for its backoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobStatus {

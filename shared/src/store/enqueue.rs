@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
 use uuid::Uuid;
 
 use crate::db::entities::{job, outbox};
-use crate::domain::{JobKind, JobStatus, Priority};
+use crate::domain::{JobKind, JobStatus, Priority, RetryPolicy};
 use crate::envelope::queue_job_id;
 
 /// A job to write.
@@ -19,10 +19,25 @@ pub struct NewJob {
     pub priority: Priority,
     pub parameters: serde_json::Value,
     pub retry_of: Option<Uuid>,
+    pub retry: RetryPolicy,
+}
+
+/// What a request that asks for work may choose.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkOptions {
+    /// Default: the kind's priority.
+    pub priority: Option<Priority>,
+    pub retry: RetryPolicy,
 }
 
 impl NewJob {
-    pub fn new(story_id: Uuid, owner_id: &str, kind: JobKind, priority: Priority) -> Self {
+    pub fn new(
+        story_id: Uuid,
+        owner_id: &str,
+        kind: JobKind,
+        priority: Priority,
+        retry: RetryPolicy,
+    ) -> Self {
         Self {
             story_id,
             scene_id: None,
@@ -31,6 +46,7 @@ impl NewJob {
             priority,
             parameters: serde_json::json!({}),
             retry_of: None,
+            retry,
         }
     }
 }
@@ -53,8 +69,8 @@ async fn insert_job<C: ConnectionTrait>(
         status: Set(JobStatus::Queued),
         priority: Set(new.priority.get() as i32),
         attempt: Set(0),
-        max_attempts: Set(JobKind::DEFAULT_ATTEMPTS as i32),
-        backoff_ms: Set(JobKind::DEFAULT_BACKOFF_MS as i64),
+        max_attempts: Set(new.retry.attempts.max(1) as i32),
+        backoff_ms: Set(new.retry.backoff_ms as i64),
         parameters: Set(new.parameters),
         last_error: Set(None),
         result: Set(None),

@@ -16,8 +16,8 @@ use super::stories::{self, TransitionBy};
 use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write};
 use crate::db::Money;
 use crate::db::entities::{job, outbox, story};
-use crate::domain::{Actor, JobKind, JobStatus, Priority, Provider, StoryStatus};
-use crate::store::{NewJob, enqueue_job};
+use crate::domain::{Actor, JobKind, JobStatus, Priority, Provider, RetryPolicy, StoryStatus};
+use crate::store::{NewJob, WorkOptions, enqueue_job};
 
 /// List filters.
 #[derive(Debug, Clone, Default)]
@@ -161,7 +161,12 @@ pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Store
 /// retries. The story must be able to take the work: a planning retry moves a
 /// draft (or failed) story back to planning; a preview or render retry needs the
 /// story in that phase (or the one just before it).
-pub async fn retry(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> StoreResult<job::Model> {
+pub async fn retry(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    retry: RetryPolicy,
+) -> StoreResult<job::Model> {
     let txn = begin_write(db).await?;
     let old = get(&txn, viewer, id).await?;
     if !matches!(old.status, JobStatus::Failed | JobStatus::Cancelled) {
@@ -237,12 +242,21 @@ pub async fn retry(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> StoreR
                 scene_id: old.scene_id,
                 parameters: old.parameters.clone(),
                 retry_of: Some(old.id),
-                ..NewJob::new(story.id, &story.owner_id, old.kind, priority)
+                ..NewJob::new(story.id, &story.owner_id, old.kind, priority, retry)
             };
             enqueue_job(&txn, new).await?
         }
         JobKind::GeneratePreview | JobKind::RenderFinal => {
-            let parent = stories::enqueue_assembly(&txn, &story, old.kind, Some(priority)).await?;
+            let parent = stories::enqueue_assembly(
+                &txn,
+                &story,
+                old.kind,
+                WorkOptions {
+                    priority: Some(priority),
+                    retry,
+                },
+            )
+            .await?;
             job::Entity::update_many()
                 .col_expr(job::Column::RetryOf, Expr::value(old.id))
                 .filter(job::Column::Id.eq(parent.id))

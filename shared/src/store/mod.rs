@@ -11,7 +11,7 @@ pub mod runs;
 pub mod scenes;
 pub mod stories;
 
-pub use enqueue::{NewJob, enqueue_flow, enqueue_job};
+pub use enqueue::{NewJob, WorkOptions, enqueue_flow, enqueue_job};
 
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,

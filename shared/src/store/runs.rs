@@ -21,17 +21,18 @@ use crate::domain::{Actor, JobKind, JobStatus, Provider, SceneStatus, StoryStatu
 
 const ACTIVE: [JobStatus; 3] = [JobStatus::Queued, JobStatus::Running, JobStatus::Retrying];
 
-/// Marks the job running for attempt `attempts_made + 1`. `None` when the row is no
-/// longer active (cancelled, finished, or gone): the run must not happen.
+/// Marks the job running as its `run`-th run (runs started so far, including runs
+/// of workers that died). `None` when the row is no longer active (cancelled,
+/// finished, or gone): the run must not happen.
 pub async fn begin(
     db: &DatabaseConnection,
     job_id: Uuid,
-    attempts_made: u32,
+    run: u32,
 ) -> StoreResult<Option<job::Model>> {
     let now = Utc::now();
     let updated = job::Entity::update_many()
         .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
-        .col_expr(job::Column::Attempt, Expr::value(attempts_made as i32 + 1))
+        .col_expr(job::Column::Attempt, Expr::value(run as i32))
         .col_expr(
             job::Column::StartedAt,
             Expr::col(job::Column::StartedAt).if_null(now),

@@ -17,10 +17,9 @@ use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write, sto
 use crate::db::entities::{job, scene, story};
 use crate::db::{Money, is_unique_violation};
 use crate::domain::{
-    JobKind, JobStatus, Priority, RenderQuality, SceneDuration, ScenePrompt, SceneStatus,
-    StoryStatus,
+    JobKind, JobStatus, RenderQuality, SceneDuration, ScenePrompt, SceneStatus, StoryStatus,
 };
-use crate::store::{NewJob, enqueue_job};
+use crate::store::{NewJob, WorkOptions, enqueue_job};
 
 /// A scene as submitted, validated at the edge.
 #[derive(Debug, Clone)]
@@ -318,7 +317,7 @@ pub async fn generate(
     viewer: &Viewer,
     scene_id: Uuid,
     quality: RenderQuality,
-    priority: Option<Priority>,
+    work: WorkOptions,
 ) -> StoreResult<job::Model> {
     let txn = begin_write(db).await?;
     let (scene, story) = get(&txn, viewer, scene_id).await?;
@@ -353,7 +352,8 @@ pub async fn generate(
             story.id,
             &story.owner_id,
             kind,
-            priority.unwrap_or(kind.default_priority()),
+            work.priority.unwrap_or(kind.default_priority()),
+            work.retry,
         )
     };
     let job = enqueue_job(&txn, new).await?;

@@ -12,10 +12,10 @@ use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write, job
 use crate::db::Money;
 use crate::db::entities::{job, scene, story, transition};
 use crate::domain::{
-    Actor, AspectRatio, JobKind, Priority, Provider, ProviderRole, RenderQuality, StoryDuration,
-    StoryStatus, check_transition,
+    Actor, AspectRatio, JobKind, Provider, ProviderRole, RenderQuality, StoryDuration, StoryStatus,
+    check_transition,
 };
-use crate::store::{NewJob, enqueue_flow, enqueue_job};
+use crate::store::{NewJob, WorkOptions, enqueue_flow, enqueue_job};
 
 /// The actor name written to the transition log for worker transitions.
 pub const WORKER_ACTOR: &str = "worker";
@@ -322,7 +322,7 @@ pub async fn transition(
     id: Uuid,
     to: StoryStatus,
     reason: Option<String>,
-    priority: Option<Priority>,
+    work: WorkOptions,
 ) -> StoreResult<TransitionOutcome> {
     let txn = begin_write(db).await?;
     let current = get_for_update(&txn, viewer, id).await?;
@@ -352,15 +352,16 @@ pub async fn transition(
                 current.id,
                 &current.owner_id,
                 kind,
-                priority.unwrap_or(kind.default_priority()),
+                work.priority.unwrap_or(kind.default_priority()),
+                work.retry,
             );
             Some(enqueue_job(&txn, new).await?)
         }
         (_, StoryStatus::Previewing) => {
-            Some(enqueue_assembly(&txn, &current, JobKind::GeneratePreview, priority).await?)
+            Some(enqueue_assembly(&txn, &current, JobKind::GeneratePreview, work).await?)
         }
         (_, StoryStatus::Rendering) => {
-            Some(enqueue_assembly(&txn, &current, JobKind::RenderFinal, priority).await?)
+            Some(enqueue_assembly(&txn, &current, JobKind::RenderFinal, work).await?)
         }
         _ => None,
     };
@@ -385,7 +386,7 @@ pub(crate) async fn enqueue_assembly<C: ConnectionTrait>(
     db: &C,
     story: &story::Model,
     kind: JobKind,
-    priority: Option<Priority>,
+    work: WorkOptions,
 ) -> StoreResult<job::Model> {
     let quality = match kind {
         JobKind::RenderFinal => RenderQuality::Final,
@@ -402,16 +403,22 @@ pub(crate) async fn enqueue_assembly<C: ConnectionTrait>(
             "the story has no scenes; plan it first",
         ));
     }
-    let priority = priority.unwrap_or(kind.default_priority());
+    let priority = work.priority.unwrap_or(kind.default_priority());
     let parameters = serde_json::json!({ "quality": quality.as_str() });
-    let mut parent = NewJob::new(story.id, &story.owner_id, kind, priority);
+    let mut parent = NewJob::new(story.id, &story.owner_id, kind, priority, work.retry);
     parent.parameters = parameters.clone();
     let children = scenes
         .iter()
         .map(|s| NewJob {
             scene_id: Some(s.id),
             parameters: parameters.clone(),
-            ..NewJob::new(story.id, &story.owner_id, JobKind::GenerateScene, priority)
+            ..NewJob::new(
+                story.id,
+                &story.owner_id,
+                JobKind::GenerateScene,
+                priority,
+                work.retry,
+            )
         })
         .collect();
     let (parent, _) = enqueue_flow(db, parent, children).await?;

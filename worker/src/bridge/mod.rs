@@ -79,6 +79,12 @@ impl Delivery {
         self.job.opts().attempts.unwrap_or(1).max(1)
     }
 
+    /// Runs started so far, this one included: also counts runs of workers that
+    /// died mid-job, which use no attempt.
+    pub fn runs_started(&self) -> u32 {
+        self.job.attempts_started().max(self.attempts_made() + 1)
+    }
+
     /// Whether a failure of this run is the job's last.
     pub fn is_last_attempt(&self) -> bool {
         self.attempts_made() + 1 >= self.max_attempts()
@@ -156,6 +162,9 @@ pub async fn start<Args>(
         stalled_interval: config.stalled_interval.as_millis().max(1) as u64,
         max_stalled_count: config.max_stalled_count,
         autorun: false,
+        // The idle blocking wait returns at least once a second, so a stop request
+        // is noticed within a second (a push still wakes it at once).
+        drain_delay: 1,
         ..WorkerOptions::default()
     };
     let worker = Arc::new(Worker::with_options(&config.queue.name, processor, opts).await?);

@@ -228,7 +228,7 @@ async fn run(
     delivery: Delivery,
     data: JobData,
 ) -> Result<Value, BoxDynError> {
-    let Some(row) = runs::begin(&state.db, data.job_id, delivery.attempts_made())
+    let Some(row) = runs::begin(&state.db, data.job_id, delivery.runs_started())
         .await
         .map_err(|e| BoxDynError::from(e.to_string()))?
     else {
@@ -237,7 +237,7 @@ async fn run(
     };
     let work = WorkDir::create(
         &state.work_root,
-        &format!("{}-{}", row.id, delivery.attempts_made() + 1),
+        &format!("{}-{}", row.id, uuid::Uuid::new_v4().simple()),
     )
     .map_err(|e| BoxDynError::from(format!("cannot create a work directory: {e}")))?;
     let ctx = JobCtx {
