@@ -1,9 +1,10 @@
 //! The ai-video worker: apalis workers over the BullMQ-protocol Redis queue.
 //!
 //! [`bridge`] connects bullmq-official's worker (which speaks the protocol) to an
-//! apalis worker (which runs the handlers with tracing, panic catching and bounded
-//! concurrency); [`jobs`] holds the four kinds of work; [`providers`] the image and
-//! video providers; [`media`] ffmpeg.
+//! apalis worker (which runs the handlers with tracing and bounded concurrency, and
+//! drains on shutdown); [`jobs`] holds the four kinds of work, each run with its
+//! panics caught and recorded as a failed attempt; [`providers`] the image and video
+//! providers; [`media`] ffmpeg.
 
 pub mod bridge;
 mod cancel;

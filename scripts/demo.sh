@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The demo: turns a short story into a video on the embedded default (a SQLite
+# file, a local media directory and the offline `local` provider), with a private
+# redis-server on a free port. It starts the API and a worker, drives the story
+# through planning, preview and final render over the REST API while showing
+# progress, prints where the MP4 is, and stops everything it started, also on Ctrl-C.
+#
+#   scripts/demo.sh
+#
+# On a fresh Debian/Ubuntu machine with the Rust toolchain it installs what it
+# lacks (redis-server, ffmpeg, curl, jq) with apt when run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+
+need redis-server redis-server
+need ffmpeg ffmpeg
+need ffprobe ffmpeg
+need curl curl
+need jq jq
+
+DEMO="$PWD/data/demo"
+rm -rf "$DEMO"
+mkdir -p "$DEMO"
+PIDS=()
+cleanup() {
+  local status=$?
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_redis
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'echo; log "interrupted; stopping"; exit 130' INT TERM
+
+log "building ai-video (the first build takes a few minutes)"
+cargo build --quiet --bins --locked
+BIN="$CARGO_TARGET_DIR/debug"
+
+start_redis "$DEMO/redis"
+API_PORT=$(free_port)
+export DATABASE_URL="sqlite://$DEMO/ai-video.db?mode=rwc"
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export STORAGE_DIR="$DEMO/media"
+export WORK_DIR="$DEMO/work"
+export JWT_SECRET="demo-secret-$RANDOM$RANDOM"
+export BIND_ADDR="127.0.0.1:$API_PORT"
+export METRICS_ADDR="127.0.0.1:$(free_port)"
+export RUST_LOG="${RUST_LOG:-warn}"
+
+"$BIN/ai-video-api" >"$DEMO/api.log" 2>&1 &
+PIDS+=($!)
+wait_for_port "$API_PORT" 60 || { cat "$DEMO/api.log" >&2; die "the API did not start"; }
+"$BIN/ai-video-worker" >"$DEMO/worker.log" 2>&1 &
+PIDS+=($!)
+log "API on http://127.0.0.1:$API_PORT (Swagger UI at /api/ai-video/docs/), worker running"
+
+TOKEN=$("$BIN/ai-video-api" token demo-user)
+API="http://127.0.0.1:$API_PORT/api/ai-video"
+call() { # METHOD PATH [JSON]
+  curl -sS --fail-with-body -X "$1" "$API/$2" -H "Authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' ${3:+-d "$3"}
+}
+
+STORY=$(call POST stories/ '{
+  "title": "The Lighthouse Keeper",
+  "synopsis": "An old keeper climbs the spiral stairs at dusk. A storm rolls in from the sea. Waves crash against the rocks below. The lamp flickers but holds. Dawn breaks over calm water.",
+  "duration_seconds": 35, "aspect_ratio": "16:9", "style": "cinematic"}' | jq -r .id)
+log "story $STORY created (35 s, 16:9)"
+
+# bar DONE TOTAL : a 30-character progress bar.
+bar() {
+  local done=$1 total=$2 width=30 filled
+  filled=$(( total > 0 ? done * width / total : 0 ))
+  printf '[%s%s] %d/%d' "$(printf '%*s' "$filled" '' | tr ' ' '#')" \
+    "$(printf '%*s' $(( width - filled )) '' | tr ' ' '.')" "$done" "$total"
+}
+
+# follow LABEL QUALITY CONDITION : shows scene progress until the jq CONDITION on
+# the story holds; fails if the story fails.
+follow() {
+  local label=$1 quality=$2 condition=$3 started=$SECONDS story total done
+  while :; do
+    story=$(call GET "stories/$STORY/")
+    if [ "$(jq -r .status <<<"$story")" = failed ]; then
+      echo
+      die "the story failed: $(jq -r .last_error <<<"$story")"
+    fi
+    total=$(call GET "scenes/?story=$STORY&page_size=100" | jq .count)
+    if [ "$quality" = none ]; then
+      done=$total
+    else
+      done=$(call GET "jobs/?story=$STORY&kind=generate_scene&status=succeeded&page_size=100" |
+        jq --arg q "$quality" '[.results[] | select(.parameters.quality == $q)] | length')
+    fi
+    printf '\r  %-9s %s scenes  %3ds  %-11s' "$label" "$(bar "$done" "$total")" $(( SECONDS - started )) \
+      "$(jq -r .status <<<"$story")"
+    if jq -e "$condition" <<<"$story" >/dev/null; then
+      echo
+      return
+    fi
+    sleep 0.5
+  done
+}
+
+log "planning"
+call POST "stories/$STORY/transition/" '{"to": "planning"}' >/dev/null
+follow planning none '.status == "planned"'
+log "$(call GET "stories/$STORY/" | jq -r '"planned: estimated cost \(.estimated_cost)"')"
+
+log "preview (low resolution)"
+call POST "stories/$STORY/generate_preview/" >/dev/null
+follow preview preview '.preview_url != null'
+
+log "final render (H.264, 1280x720)"
+call POST "stories/$STORY/render_final/" >/dev/null
+follow final final '.status == "completed"'
+
+FINAL="$STORAGE_DIR/stories/$STORY/final.mp4"
+SECONDS_LONG=$(ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 "$FINAL")
+URL="http://127.0.0.1:$API_PORT$(call GET "stories/$STORY/" | jq -r .final_url)"
+echo
+log "done: a ${SECONDS_LONG%.*} s video"
+echo "  file: $FINAL"
+echo "  url:  $URL (served while the demo runs)"
+echo "  preview: $STORAGE_DIR/stories/$STORY/preview.mp4"
