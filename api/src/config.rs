@@ -33,6 +33,9 @@ pub struct ApiConfig {
     /// Attempts and first backoff delay of new jobs (`JOB_ATTEMPTS`,
     /// `JOB_BACKOFF_MS`; default 3 and 2000).
     pub job_retry: RetryPolicy,
+    /// Replicate's webhook signing secret (`REPLICATE_WEBHOOK_SECRET`); without
+    /// it the webhook endpoint is off.
+    pub replicate_webhook_secret: Option<Secret>,
     /// Apply migrations on start (`AUTO_MIGRATE`); defaults to on for SQLite only,
     /// since production Postgres is migrated by `ai-video-api migrate` before rollout.
     pub auto_migrate: bool,
@@ -52,6 +55,7 @@ impl ApiConfig {
             default_image_provider: parse_or(env, "DEFAULT_IMAGE_PROVIDER", Provider::Local)?,
             default_video_provider: parse_or(env, "DEFAULT_VIDEO_PROVIDER", Provider::Local)?,
             job_retry: job_retry_from_env(env)?,
+            replicate_webhook_secret: env.var("REPLICATE_WEBHOOK_SECRET").map(Secret::new),
             database,
             auto_migrate,
         })

@@ -85,6 +85,28 @@ impl AppState {
     }
 }
 
+/// Answers 413 from the announced `Content-Length` alone, before reading a byte of
+/// the body; bodies without one are cut off at the same limit as they are read.
+async fn refuse_oversized(
+    limit: usize,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return axum::response::IntoResponse::into_response(error::ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The request body is larger than this API accepts.",
+        ));
+    }
+    next.run(req).await
+}
+
 /// A ready-to-serve API: connected to its database, migrated if configured, with
 /// its outbox relay built but not yet running.
 pub struct Api {
@@ -154,6 +176,9 @@ impl Api {
                     }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(axum::middleware::from_fn(move |req, next| {
+                    refuse_oversized(limit, req, next)
+                }))
                 .layer(DefaultBodyLimit::max(limit)),
         )
     }

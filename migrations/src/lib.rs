@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_schema;
 mod m20261126_000002_provider_configs;
+mod m20261126_000003_job_progress;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_schema::Migration),
             Box::new(m20261126_000002_provider_configs::Migration),
+            Box::new(m20261126_000003_job_progress::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@
 //!   together with the outbox rows that ask for work.
 //! - [`outbox`]: the relay that moves committed work requests into the Redis queue.
 //! - [`config`]: settings both services read from the environment.
+//! - [`webhooks`]: Replicate's webhook signatures.
 //! - [`storage`]: where generated media lives, a local directory or an S3 bucket.
 
 pub mod config;
@@ -18,3 +19,4 @@ pub mod outbox;
 pub mod queue;
 pub mod storage;
 pub mod store;
+pub mod webhooks;

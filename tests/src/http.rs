@@ -133,3 +133,53 @@ pub async fn read(resp: reqwest::Response) -> Response {
         text,
     }
 }
+
+impl TestApp {
+    /// Sends only the head of a POST that announces a `content_length`-byte JSON
+    /// body, and reads the answer: a server must be able to refuse an oversized body
+    /// from its `Content-Length` alone, without reading it.
+    pub async fn post_announcing(
+        &self,
+        path: &str,
+        token: &str,
+        content_length: usize,
+    ) -> Response {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.base.trim_start_matches("http://").to_string();
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST /api/ai-video/{path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.expect("write head");
+        let mut raw = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream.read_to_end(&mut raw),
+        )
+        .await;
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-type:")
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        Response {
+            status,
+            content_type,
+            body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+            text: body.to_string(),
+        }
+    }
+}

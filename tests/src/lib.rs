@@ -6,6 +6,7 @@
 //! The servers come from the environment that `scripts/test.sh` sets up:
 //! `TEST_DATABASE_URL` (a Postgres superuser URL) and `TEST_REDIS_URL`.
 
+pub mod fakes;
 pub mod http;
 pub mod redis_server;
 pub mod tokens;
@@ -165,6 +166,7 @@ impl TestApp {
             default_image_provider: Provider::Local,
             default_video_provider: Provider::Local,
             job_retry: opts.job_retry,
+            replicate_webhook_secret: Some(Secret::new(tokens::WEBHOOK_SECRET)),
             auto_migrate: opts.backend == Backend::Sqlite,
         };
         let api = Api::new(config).await.expect("the API starts");

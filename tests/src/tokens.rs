@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 
 pub const SECRET: &str = "test-secret-for-hs256-tokens-0123456789";
 
+/// The Replicate webhook signing secret of test apps.
+pub const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
 /// Mints tokens signed the way the API under test expects.
 #[derive(Clone)]
 pub struct Tokens {

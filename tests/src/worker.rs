@@ -22,6 +22,11 @@ pub struct WorkerTweaks {
     pub stalled_ms: u64,
     pub grace_secs: u64,
     pub name: String,
+    /// Extra environment (provider keys and base URLs, `RUST_LOG`, …).
+    pub env: Vec<(String, String)>,
+    /// Where a worker process writes its log (stdout and stderr); when `None`,
+    /// stdout is dropped and stderr inherited.
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 impl Default for WorkerTweaks {
@@ -32,6 +37,8 @@ impl Default for WorkerTweaks {
             stalled_ms: 1000,
             grace_secs: 10,
             name: "test-worker".into(),
+            env: Vec::new(),
+            log_file: None,
         }
     }
 }
@@ -129,6 +136,7 @@ impl TestApp {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        env.extend(tweaks.env.iter().cloned());
         match &self.storage.backend {
             StorageBackend::Local { dir } => {
                 env.insert("STORAGE_DIR".into(), dir.display().to_string());
@@ -164,6 +172,14 @@ impl TestApp {
     pub fn spawn_worker_process(&self, tweaks: WorkerTweaks) -> WorkerProcess {
         let work = TempDir::new();
         let env = self.worker_env(&tweaks, &work);
+        let (stdout, stderr) = match &tweaks.log_file {
+            Some(path) => {
+                let file = std::fs::File::create(path).expect("worker log file");
+                let copy = file.try_clone().expect("worker log file");
+                (Stdio::from(file), Stdio::from(copy))
+            }
+            None => (Stdio::null(), Stdio::inherit()),
+        };
         let child = Command::new(worker_binary())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -172,8 +188,8 @@ impl TestApp {
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .envs(env)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("start ai-video-worker");
         WorkerProcess { child, _work: work }

@@ -14,6 +14,7 @@ use ai_video_shared::storage::StorageConfig;
 use crate::bridge::BridgeConfig;
 use crate::jobs::RenderSettings;
 use crate::media::Ffmpeg;
+use crate::providers::ProviderKeys;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -29,6 +30,8 @@ pub struct WorkerConfig {
     pub render: RenderSettings,
     /// Temporary files of running jobs (`WORK_DIR`).
     pub work_dir: PathBuf,
+    /// Keys and base URLs of the remote providers.
+    pub providers: ProviderKeys,
 }
 
 impl WorkerConfig {
@@ -87,6 +90,7 @@ impl WorkerConfig {
                 .var("WORK_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join("ai-video-work")),
+            providers: ProviderKeys::from_env(env)?,
         })
     }
 }

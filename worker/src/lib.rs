@@ -28,7 +28,7 @@ use tokio::sync::watch;
 
 use crate::config::WorkerConfig;
 use crate::jobs::WorkerState;
-use crate::providers::{LocalProvider, Providers};
+use crate::providers::{Inbox, Limiter, Providers};
 
 /// Runs a worker process until `shutdown` resolves, then stops taking jobs,
 /// finishes the ones it holds within the grace period, and returns.
@@ -47,12 +47,26 @@ pub async fn run(
         .context("cannot open the media storage")?;
     std::fs::create_dir_all(&config.work_dir)
         .with_context(|| format!("cannot create WORK_DIR {}", config.work_dir.display()))?;
+    let limiter = Limiter::connect(&config.bridge.redis, &config.bridge.queue)
+        .await
+        .context("cannot reach Redis (REDIS_URL) for the provider limits")?;
+    let inbox = Inbox {
+        conn: redis::aio::ConnectionManager::new(redis::Client::open(
+            config.bridge.redis.url.expose(),
+        )?)
+        .await
+        .context("cannot reach Redis (REDIS_URL)")?,
+        queue: config.bridge.queue.clone(),
+    };
     let state = Arc::new(WorkerState {
         db: db.clone(),
         storage,
-        providers: Providers {
-            local: Arc::new(LocalProvider::new(config.ffmpeg.clone())),
-        },
+        providers: Providers::new(
+            &config.providers,
+            config.ffmpeg.clone(),
+            Some(limiter),
+            Some(inbox),
+        ),
         ffmpeg: config.ffmpeg.clone(),
         render: config.render,
         work_root: config.work_dir.clone(),

@@ -47,6 +47,8 @@ pub struct JobOut {
     /// Runs started so far.
     pub attempt: i32,
     pub max_attempts: i32,
+    /// How far a running job is, 0 to 1, as its provider reports.
+    pub progress: Option<f64>,
     pub parameters: serde_json::Value,
     pub last_error: Option<String>,
     /// `{success, result: {preview_url, metadata, generation_time}, error}` once finished.
@@ -77,6 +79,7 @@ impl From<job::Model> for JobOut {
             priority: m.priority,
             attempt: m.attempt,
             max_attempts: m.max_attempts,
+            progress: m.progress,
             parameters: m.parameters,
             last_error: m.last_error,
             result: m.result,

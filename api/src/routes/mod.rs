@@ -8,8 +8,10 @@
 pub mod health;
 pub mod jobs;
 mod media;
+pub mod providers;
 pub mod scenes;
 pub mod stories;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::Request;
@@ -38,6 +40,7 @@ pub const PREFIX: &str = "/api/ai-video";
         (name = "stories", description = "Stories and their state machine"),
         (name = "scenes", description = "Scenes of a story"),
         (name = "jobs", description = "Queued work"),
+        (name = "providers", description = "Provider configurations (admins)"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -65,7 +68,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let resources = OpenApiRouter::new()
         .merge(stories::router())
         .merge(scenes::router())
-        .merge(jobs::router());
+        .merge(jobs::router())
+        .merge(providers::router())
+        .merge(webhooks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(PREFIX, resources)
         .merge(health::router())

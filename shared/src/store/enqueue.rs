@@ -82,6 +82,7 @@ async fn insert_job<C: ConnectionTrait>(
         finished_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        progress: Set(None),
     }
     .insert(db)
     .await

@@ -7,6 +7,7 @@
 
 mod enqueue;
 pub mod jobs;
+pub mod providers;
 pub mod runs;
 pub mod scenes;
 pub mod stories;

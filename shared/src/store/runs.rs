@@ -9,7 +9,9 @@
 use chrono::Utc;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -46,6 +48,17 @@ pub async fn begin(
         return Ok(None);
     }
     Ok(job::Entity::find_by_id(job_id).one(db).await?)
+}
+
+/// Records how far a running job is (0 to 1).
+pub async fn set_progress(db: &DatabaseConnection, job_id: Uuid, progress: f64) -> StoreResult<()> {
+    job::Entity::update_many()
+        .col_expr(job::Column::Progress, Expr::value(progress.clamp(0.0, 1.0)))
+        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::Status.eq(JobStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Whether the job row still says `running` (a cancel turns it `cancelled`).
@@ -90,6 +103,7 @@ async fn mark_succeeded<C: ConnectionTrait>(
         .col_expr(job::Column::Provider, Expr::value(provider))
         .col_expr(job::Column::Cost, Expr::value(cost))
         .col_expr(job::Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(job::Column::Progress, Expr::value(1.0))
         .col_expr(job::Column::FinishedAt, Expr::value(now))
         .col_expr(job::Column::UpdatedAt, Expr::value(now))
         .filter(job::Column::Id.eq(job_id))
@@ -265,9 +279,14 @@ async fn add_cost<C: ConnectionTrait>(db: &C, story_id: Uuid, cost: Money) -> St
     if cost.0.is_zero() {
         return Ok(());
     }
-    // Read-modify-write inside the caller's write transaction: exact decimals on
-    // both databases (SQLite keeps money as text, so SQL arithmetic would be float).
-    let current = load_story(db, story_id).await?;
+    // Read-modify-write of the locked row, inside the caller's write transaction:
+    // exact decimals on both databases (SQLite keeps money as text, so SQL
+    // arithmetic would be float), and no lost update when scenes finish together.
+    let current = story::Entity::find_by_id(story_id)
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound("story"))?;
     story::Entity::update_many()
         .col_expr(
             story::Column::ActualCost,

@@ -105,11 +105,9 @@ impl From<ProviderError> for JobError {
     fn from(err: ProviderError) -> Self {
         match err {
             ProviderError::Permanent(m) => JobError::Permanent(m),
-            ProviderError::Retryable {
-                message,
-                retry_after: Some(wait),
-            } => JobError::Later(message, wait),
-            ProviderError::Retryable { message, .. } => JobError::Retryable(message),
+            ProviderError::RateLimited { message, wait } => JobError::Later(message, wait),
+            ProviderError::Retryable(m) | ProviderError::Expired(m) => JobError::Retryable(m),
+            ProviderError::Cancelled => JobError::Cancelled,
         }
     }
 }
@@ -119,6 +117,9 @@ impl From<sea_orm::DbErr> for JobError {
         JobError::Retryable(format!("database: {err}"))
     }
 }
+
+/// Reports progress from 0 to 1.
+pub type Progress = Arc<dyn Fn(f32) + Send + Sync>;
 
 /// One run of one job.
 pub struct JobCtx {
@@ -161,6 +162,26 @@ impl JobCtx {
             result = fut => result.map_err(Into::into),
             _ = self.delivery.cancel.cancelled() => Err(JobError::Cancelled),
         }
+    }
+
+    /// A function that records the job's progress (0 to 1): the latest value is
+    /// written to the Job row, at most a few times a second.
+    pub fn progress_reporter(&self) -> Progress {
+        let (tx, mut rx) = tokio::sync::watch::channel(0.0f32);
+        let db = self.state.db.clone();
+        let job = self.row.id;
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let p = *rx.borrow_and_update();
+                if let Err(e) = runs::set_progress(&db, job, f64::from(p)).await {
+                    tracing::debug!(error = %e, "could not record progress");
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        Arc::new(move |p: f32| {
+            let _ = tx.send(p.clamp(0.0, 1.0));
+        })
     }
 
     /// A provider's config: its switch and settings.

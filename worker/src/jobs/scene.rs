@@ -1,18 +1,21 @@
 //! `generate_scene`: the keyframe from the image provider, then the clip from the
 //! video provider; both are stored under the scene's keys, so a repeated attempt
-//! overwrites instead of duplicating.
+//! overwrites instead of duplicating. A provider's clip that is not exactly the
+//! scene's length at the story's frame is conformed to it, so the final video lasts
+//! the sum of its scenes whatever the provider returns.
 
 use std::time::Instant;
 
-use ai_video_shared::db::entities::{scene, story};
-use ai_video_shared::domain::RenderQuality;
+use ai_video_shared::db::entities::{provider_config, scene, story};
+use ai_video_shared::domain::{Provider, RenderQuality};
 use ai_video_shared::storage;
 use ai_video_shared::store::runs::{self, SceneOutput, Written};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use super::{JobCtx, JobError};
-use crate::providers::{ImageRequest, VideoRequest};
+use crate::providers::http::Gate;
+use crate::providers::{Call, Generated, ImageRequest, RateLimits, VideoRequest};
 
 pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
     let db = &ctx.state.db;
@@ -35,22 +38,25 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
     let (width, height) = story
         .aspect_ratio
         .frame_size(ctx.state.render.long_side(quality));
+    let seconds = scene.duration_seconds.max(1) as u32;
     let started = Instant::now();
+    let progress = ctx.progress_reporter();
 
     let image_config = ctx.provider_config(story.image_provider).await?;
     let image_provider = ctx.state.providers.image(story.image_provider)?;
-    let image = ctx
-        .step(image_provider.generate_image(
+    let image_report = |p: f32| progress(0.3 * p);
+    let image = image_provider
+        .generate_image(
             &ImageRequest {
                 prompt: &prompt,
+                aspect: story.aspect_ratio,
                 width,
                 height,
                 quality,
-                attempt: ctx.attempt(),
-                settings: &image_config.settings,
             },
+            &call(ctx, story.image_provider, &image_config, &image_report),
             ctx.work.path(),
-        ))
+        )
         .await?;
     ctx.checkpoint().await?;
     let image_key = storage::keys::scene_image(story.id, scene.id, quality);
@@ -63,29 +69,31 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
 
     let video_config = ctx.provider_config(story.video_provider).await?;
     let video_provider = ctx.state.providers.video(story.video_provider)?;
-    let clip = ctx
-        .step(video_provider.generate_clip(
+    let clip_report = |p: f32| progress(0.3 + 0.7 * p);
+    let clip = video_provider
+        .generate_clip(
             &VideoRequest {
                 prompt: &prompt,
                 image: &image.path,
-                seconds: scene.duration_seconds.max(1) as u32,
+                aspect: story.aspect_ratio,
+                seconds,
                 width,
                 height,
                 fps: ctx.state.render.fps,
                 quality,
-                attempt: ctx.attempt(),
-                settings: &video_config.settings,
             },
+            &call(ctx, story.video_provider, &video_config, &clip_report),
             ctx.work.path(),
-        ))
+        )
         .await?;
     let generation_ms = started.elapsed().as_millis() as i64;
     ctx.checkpoint().await?;
+    let clip_file = conform(ctx, &clip, seconds, (width, height)).await?;
     let clip_key = storage::keys::scene_clip(story.id, scene.id, quality);
     ctx.step(
         ctx.state
             .storage
-            .put_file(&clip_key, &clip.path, clip.content_type),
+            .put_file(&clip_key, &clip_file, clip.content_type),
     )
     .await?;
 
@@ -96,11 +104,11 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         "quality": quality.as_str(),
         "width": width,
         "height": height,
-        "seconds": scene.duration_seconds,
+        "seconds": seconds,
         "image_key": image_key,
         "clip_key": clip_key,
-        "image": image.metadata,
-        "clip": clip.metadata,
+        "image": {"provider": story.image_provider, "cost": image.cost, "details": image.metadata},
+        "clip": {"provider": story.video_provider, "cost": clip.cost, "details": clip.metadata},
     });
     let result = runs::response(Some(&url), metadata, generation_ms as f64 / 1000.0, None);
     let output = SceneOutput {
@@ -111,7 +119,55 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         cost: image.cost + clip.cost,
     };
     match runs::finish_scene(db, &ctx.row, &output, result).await? {
-        Written::Done => Ok(json!({"clip_key": clip_key, "seconds": scene.duration_seconds})),
+        Written::Done => Ok(json!({"clip_key": clip_key, "seconds": seconds})),
         Written::Cancelled => Err(JobError::Cancelled),
     }
+}
+
+/// The per-call context of one provider.
+fn call<'a>(
+    ctx: &'a JobCtx,
+    provider: Provider,
+    config: &'a provider_config::Model,
+    progress: &'a (dyn Fn(f32) + Send + Sync),
+) -> Call<'a> {
+    Call {
+        gate: Gate {
+            limiter: ctx.state.providers.limiter.clone(),
+            provider,
+            limits: RateLimits {
+                per_minute: config.rate_limit_per_minute.max(0) as u32,
+                per_hour: config.rate_limit_per_hour.max(0) as u32,
+            },
+        },
+        cancel: &ctx.delivery.cancel,
+        progress,
+        attempt: ctx.attempt(),
+        settings: &config.settings,
+        rates: config.rates(),
+    }
+}
+
+/// The clip at exactly the scene's length and the story's frame.
+async fn conform(
+    ctx: &JobCtx,
+    clip: &Generated,
+    seconds: u32,
+    frame: (u32, u32),
+) -> Result<std::path::PathBuf, JobError> {
+    let ffmpeg = &ctx.state.ffmpeg;
+    let info = ctx.step(ffmpeg.probe(&clip.path)).await?;
+    let fps = format!("{}/1", ctx.state.render.fps);
+    let fits = (info.width, info.height) == frame
+        && info.codec == "h264"
+        && info.pix_fmt == "yuv420p"
+        && info.frame_rate == fps
+        && (info.duration - f64::from(seconds)).abs() < 0.05;
+    if fits {
+        return Ok(clip.path.clone());
+    }
+    let out = ctx.work.path().join("conformed.mp4");
+    ctx.step(ffmpeg.conform(&clip.path, &out, seconds, frame, ctx.state.render.fps))
+        .await?;
+    Ok(out)
 }

@@ -215,3 +215,41 @@ impl Ffmpeg {
         })
     }
 }
+
+impl Ffmpeg {
+    /// Re-encodes a clip to exactly `seconds` at the target frame and rate: scaled and
+    /// padded to fit, the last frame held if the clip is short, cut if it is long.
+    /// Provider clips come in their own sizes and lengths; the story's do not.
+    pub async fn conform(
+        &self,
+        input: &Path,
+        out: &Path,
+        seconds: u32,
+        (width, height): (u32, u32),
+        fps: u32,
+    ) -> Result<(), MediaError> {
+        let filter = format!(
+            "scale={width}:{height}:force_original_aspect_ratio=decrease,pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,\
+             setsar=1,fps={fps},tpad=stop_mode=clone:stop_duration={seconds},format=yuv420p"
+        );
+        self.ffmpeg(vec![
+            "-i".into(),
+            input.display().to_string(),
+            "-vf".into(),
+            filter,
+            "-t".into(),
+            seconds.to_string(),
+            "-an".into(),
+            "-c:v".into(),
+            "libx264".into(),
+            "-preset".into(),
+            "veryfast".into(),
+            "-crf".into(),
+            "21".into(),
+            "-movflags".into(),
+            "+faststart".into(),
+            out.display().to_string(),
+        ])
+        .await
+    }
+}

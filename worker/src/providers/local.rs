@@ -19,7 +19,9 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::{Generated, ImageProvider, ImageRequest, ProviderError, VideoProvider, VideoRequest};
+use super::{
+    Call, Generated, ImageProvider, ImageRequest, ProviderError, VideoProvider, VideoRequest,
+};
 use crate::media::Ffmpeg;
 
 /// The `settings` of the `local` provider config.
@@ -83,9 +85,24 @@ impl ImageProvider for LocalProvider {
     async fn generate_image(
         &self,
         req: &ImageRequest<'_>,
+        call: &Call<'_>,
         work: &Path,
     ) -> Result<Generated, ProviderError> {
-        self.behave(req.settings, req.attempt).await?;
+        tokio::select! {
+            result = self.image(req, call, work) => result,
+            _ = call.cancel.cancelled() => Err(ProviderError::Cancelled),
+        }
+    }
+}
+
+impl LocalProvider {
+    async fn image(
+        &self,
+        req: &ImageRequest<'_>,
+        call: &Call<'_>,
+        work: &Path,
+    ) -> Result<Generated, ProviderError> {
+        self.behave(call.settings, call.attempt).await?;
         let path = work.join("image.png");
         let colours = colours(&req.prompt.text, &req.prompt.style);
         self.ffmpeg
@@ -106,9 +123,24 @@ impl VideoProvider for LocalProvider {
     async fn generate_clip(
         &self,
         req: &VideoRequest<'_>,
+        call: &Call<'_>,
         work: &Path,
     ) -> Result<Generated, ProviderError> {
-        self.behave(req.settings, req.attempt).await?;
+        tokio::select! {
+            result = self.clip(req, call, work) => result,
+            _ = call.cancel.cancelled() => Err(ProviderError::Cancelled),
+        }
+    }
+}
+
+impl LocalProvider {
+    async fn clip(
+        &self,
+        req: &VideoRequest<'_>,
+        call: &Call<'_>,
+        work: &Path,
+    ) -> Result<Generated, ProviderError> {
+        self.behave(call.settings, call.attempt).await?;
         let path = work.join("clip.mp4");
         self.ffmpeg
             .clip_from_image(

@@ -38,6 +38,8 @@ pub struct Model {
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// How far a running job is, 0 to 1, as its provider reports.
+    pub progress: Option<f64>,
     pub updated_at: DateTimeUtc,
 }
 

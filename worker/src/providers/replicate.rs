@@ -1,0 +1,403 @@
+//! Replicate: images and video through predictions on configurable models.
+//!
+//! `settings.image_model` and `settings.video_model` name official models
+//! (`owner/name`, created with `POST /v1/models/{owner}/{name}/predictions`), or
+//! `settings.image_version` / `video_version` pin a version (`POST /v1/predictions`).
+//! Inputs follow the common schema of those models — `prompt`, `aspect_ratio`, `seed`
+//! and, for video, the keyframe as `image` (a data URI) and `duration` in seconds — and
+//! `settings.image_input` / `video_input` add or override fields for a given model.
+//!
+//! With `settings.webhook_url` (the API's `/api/ai-video/webhooks/replicate/`),
+//! predictions ask Replicate to call it on completion; the API verifies the signature
+//! and leaves the prediction in Redis, where the polling loop picks it up without
+//! another request to Replicate.
+//!
+//! Image predictions ask the server to hold the request (`Prefer: wait=60`), which
+//! usually saves every poll; anything still running is polled every
+//! `settings.poll_interval_ms` (1 s). A cancelled job cancels its prediction.
+//! Outputs (URLs on replicate.delivery, or data URIs) are downloaded at once: they
+//! are deleted after an hour. A prediction that fails on a safety check fails the job
+//! at once; other failures are retried. Cost: the config's unit prices (Replicate
+//! prices by model), with `metrics.predict_time` kept as the provider's own unit.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ai_video_shared::config::Secret;
+use ai_video_shared::domain::{AspectRatio, Provider};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::http::{classify, data_uri, download, retry_after, send};
+use super::{
+    Call, Generated, ImageProvider, ImageRequest, ProviderError, VideoProvider, VideoRequest,
+    full_prompt,
+};
+
+const PROVIDER: Provider = Provider::Replicate;
+
+pub struct Replicate {
+    client: reqwest::Client,
+    base: String,
+    token: Secret,
+    inbox: Option<Inbox>,
+}
+
+/// Where the API leaves predictions its webhook received.
+#[derive(Clone)]
+pub struct Inbox {
+    pub conn: redis::aio::ConnectionManager,
+    pub queue: ai_video_shared::config::QueueConfig,
+}
+
+impl Inbox {
+    async fn take(&self, id: &str) -> Option<Value> {
+        let mut conn = self.conn.clone();
+        let key = ai_video_shared::webhooks::inbox_key(&self.queue, id);
+        let body: Option<String> = redis::cmd("GETDEL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+        body.and_then(|b| serde_json::from_str(&b).ok())
+    }
+}
+
+/// A finished prediction.
+struct Finished {
+    id: String,
+    output: String,
+    predict_time: Option<f64>,
+}
+
+fn aspect(aspect: AspectRatio) -> &'static str {
+    match aspect {
+        AspectRatio::Landscape => "16:9",
+        AspectRatio::Portrait => "9:16",
+        AspectRatio::Square => "1:1",
+        AspectRatio::Classic => "4:3",
+        AspectRatio::ClassicPortrait => "3:4",
+        AspectRatio::Cinema => "21:9",
+    }
+}
+
+/// Replicate's message from a problem+json body.
+fn reason(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let mut text = v["detail"].as_str().unwrap_or(body).to_string();
+    if let Some(title) = v["title"].as_str() {
+        text = format!("{title}: {text}");
+    }
+    if let Some(fields) = v["invalid_fields"].as_array() {
+        for f in fields {
+            text.push_str(&format!(
+                "; {}: {}",
+                f["field"].as_str().unwrap_or(""),
+                f["description"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    text
+}
+
+fn looks_moderated(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    ["nsfw", "safety", "flagged", "moderation", "sensitive"]
+        .iter()
+        .any(|w| e.contains(w))
+}
+
+/// The first output of a prediction: a URL string, or the first of a list.
+fn first_output(output: &Value) -> Option<String> {
+    match output {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => items.iter().find_map(|i| i.as_str().map(str::to_string)),
+        _ => None,
+    }
+}
+
+impl Replicate {
+    pub fn new(client: reqwest::Client, base: &str, token: Secret, inbox: Option<Inbox>) -> Self {
+        Self {
+            client,
+            base: base.to_string(),
+            token,
+            inbox,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    /// Creates a prediction for `role` (`image` or `video`) and follows it to the end.
+    async fn predict(
+        &self,
+        role: &str,
+        input: Value,
+        wait: Option<u32>,
+        call: &Call<'_>,
+    ) -> Result<Finished, ProviderError> {
+        let (path, mut body) = match call.settings[format!("{role}_version")].as_str() {
+            Some(version) => (
+                "/v1/predictions".to_string(),
+                json!({"version": version, "input": input}),
+            ),
+            None => {
+                let model = call.settings[format!("{role}_model")]
+                    .as_str()
+                    .ok_or_else(|| {
+                        ProviderError::Permanent(format!(
+                            "replicate has no {role}_model in its settings"
+                        ))
+                    })?;
+                if model.split('/').count() != 2 {
+                    return Err(ProviderError::Permanent(format!(
+                        "replicate {role}_model {model:?} is not owner/name"
+                    )));
+                }
+                (
+                    format!("/v1/models/{model}/predictions"),
+                    json!({"input": input}),
+                )
+            }
+        };
+        if let Some(hook) = call.settings["webhook_url"].as_str() {
+            body["webhook"] = json!(hook);
+            body["webhook_events_filter"] = json!(["completed"]);
+        }
+        call.gate.pass().await?;
+        let response = send(
+            || {
+                let req = self
+                    .client
+                    .post(self.url(&path))
+                    .bearer_auth(self.token.expose())
+                    .json(&body);
+                match wait {
+                    Some(s) => req.header("Prefer", format!("wait={s}")),
+                    None => req,
+                }
+            },
+            PROVIDER,
+        )
+        .await?;
+        let status = response.status();
+        let retry = retry_after(&response);
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(classify(PROVIDER, status, &reason(&text), retry));
+        }
+        let mut prediction: Value = serde_json::from_str(&text).map_err(|e| {
+            ProviderError::retryable(format!(
+                "replicate answered something that is not a prediction: {e}"
+            ))
+        })?;
+        let id = prediction["id"].as_str().unwrap_or_default().to_string();
+        tracing::info!(prediction = %id, "replicate prediction created");
+        let interval = Duration::from_millis(
+            call.settings["poll_interval_ms"]
+                .as_u64()
+                .unwrap_or(1000)
+                .max(50),
+        );
+        loop {
+            match prediction["status"].as_str().unwrap_or_default() {
+                "succeeded" => {
+                    if let Some(output) = first_output(&prediction["output"]) {
+                        (call.progress)(1.0);
+                        return Ok(Finished {
+                            id,
+                            output,
+                            predict_time: prediction["metrics"]["predict_time"].as_f64(),
+                        });
+                    }
+                    return Err(ProviderError::retryable(
+                        if prediction["data_removed"] == true {
+                            "replicate removed the prediction's output before it was downloaded"
+                        } else {
+                            "replicate prediction succeeded without output"
+                        },
+                    ));
+                }
+                "failed" => {
+                    let error = prediction["error"]
+                        .as_str()
+                        .unwrap_or("the prediction failed")
+                        .to_string();
+                    return Err(if looks_moderated(&error) {
+                        ProviderError::Permanent(format!(
+                            "replicate content moderation refused the request: {error}"
+                        ))
+                    } else {
+                        ProviderError::Retryable(format!("replicate prediction failed: {error}"))
+                    });
+                }
+                "canceled" | "aborted" => {
+                    return Err(ProviderError::retryable(
+                        "replicate cancelled the prediction",
+                    ));
+                }
+                "processing" => (call.progress)(0.5),
+                _ => {}
+            }
+            tokio::select! {
+                _ = call.cancel.cancelled() => {
+                    self.cancel(&prediction, &id).await;
+                    return Err(ProviderError::Cancelled);
+                }
+                _ = tokio::time::sleep(interval) => {}
+            }
+            if let Some(inbox) = &self.inbox
+                && let Some(delivered) = inbox.take(&id).await
+            {
+                prediction = delivered;
+                continue;
+            }
+            let get = prediction["urls"]["get"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("/v1/predictions/{id}"));
+            let response = send(
+                || {
+                    self.client
+                        .get(self.url(&get))
+                        .bearer_auth(self.token.expose())
+                },
+                PROVIDER,
+            )
+            .await?;
+            let status = response.status();
+            let retry = retry_after(&response);
+            let text = response.text().await.unwrap_or_default();
+            if !status.is_success() {
+                return Err(classify(PROVIDER, status, &reason(&text), retry));
+            }
+            prediction = serde_json::from_str(&text).map_err(|e| {
+                ProviderError::retryable(format!("replicate prediction is not JSON: {e}"))
+            })?;
+        }
+    }
+
+    async fn cancel(&self, prediction: &Value, id: &str) {
+        let url = prediction["urls"]["cancel"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("/v1/predictions/{id}/cancel"));
+        match self
+            .client
+            .post(self.url(&url))
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => {
+                tracing::info!(prediction = id, "replicate prediction cancelled")
+            }
+            Ok(r) => {
+                tracing::warn!(prediction = id, status = %r.status(), "replicate refused to cancel")
+            }
+            Err(e) => {
+                tracing::warn!(prediction = id, error = %e, "could not cancel the replicate prediction")
+            }
+        }
+    }
+
+    fn merged(base: Value, extra: &Value) -> Value {
+        let mut input = base;
+        if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                input.insert(k.clone(), v.clone());
+            }
+        }
+        input
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageProvider for Replicate {
+    async fn generate_image(
+        &self,
+        req: &ImageRequest<'_>,
+        call: &Call<'_>,
+        work: &Path,
+    ) -> Result<Generated, ProviderError> {
+        let input = Self::merged(
+            json!({
+                "prompt": full_prompt(req.prompt),
+                "aspect_ratio": aspect(req.aspect),
+                "seed": req.prompt.seed,
+                "output_format": "png",
+                "num_outputs": 1,
+            }),
+            &call.settings["image_input"],
+        );
+        let done = self.predict("image", input, Some(60), call).await?;
+        let path = work.join("image.png");
+        download(
+            &self.client,
+            &done.output,
+            Some(self.token.expose()),
+            &path,
+            PROVIDER,
+        )
+        .await
+        .map_err(expired_is_retryable)?;
+        Ok(Generated {
+            path,
+            content_type: "image/png",
+            cost: call.rates.cost_per_image,
+            metadata: json!({"provider": PROVIDER, "prediction": done.id, "units": {"predict_time": done.predict_time}}),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl VideoProvider for Replicate {
+    async fn generate_clip(
+        &self,
+        req: &VideoRequest<'_>,
+        call: &Call<'_>,
+        work: &Path,
+    ) -> Result<Generated, ProviderError> {
+        let input = Self::merged(
+            json!({
+                "prompt": full_prompt(req.prompt),
+                "image": data_uri(req.image, "image/png").await?,
+                "aspect_ratio": aspect(req.aspect),
+                "duration": req.seconds,
+                "seed": req.prompt.seed,
+            }),
+            &call.settings["video_input"],
+        );
+        let done = self.predict("video", input, None, call).await?;
+        let path = work.join("clip.mp4");
+        download(
+            &self.client,
+            &done.output,
+            Some(self.token.expose()),
+            &path,
+            PROVIDER,
+        )
+        .await
+        .map_err(expired_is_retryable)?;
+        Ok(Generated {
+            path,
+            content_type: "video/mp4",
+            cost: call.rates.cost_per_second_video * Decimal::from(req.seconds),
+            metadata: json!({"provider": PROVIDER, "prediction": done.id, "units": {"predict_time": done.predict_time}}),
+        })
+    }
+}
+
+/// An output gone before download means the prediction must run again.
+fn expired_is_retryable(err: ProviderError) -> ProviderError {
+    match err {
+        ProviderError::Expired(m) => ProviderError::Retryable(m),
+        other => other,
+    }
+}
