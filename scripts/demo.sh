@@ -9,6 +9,12 @@
 #
 # On a fresh Debian/Ubuntu machine with the Rust toolchain it installs what it
 # lacks (redis-server, ffmpeg, curl, jq) with apt when run as root.
+#
+# With provider keys in the environment (STABILITY_AI_KEY, RUNWAY_ML_KEY,
+# REPLICATE_API_TOKEN, and *_API_BASE to use other servers), choose the story's
+# providers with DEMO_IMAGE_PROVIDER and DEMO_VIDEO_PROVIDER (default: local).
+# DEMO_PROVIDER_SETTINGS='{"runway_ml": {...}}' patches provider settings first
+# (scripts/test.sh uses it to poll its fake servers quickly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -56,17 +62,29 @@ PIDS+=($!)
 log "API on http://127.0.0.1:$API_PORT (Swagger UI at /api/ai-video/docs/), worker running"
 
 TOKEN=$("$BIN/ai-video-api" token demo-user)
+ADMIN=$("$BIN/ai-video-api" token demo-admin --admin)
+IMAGE_PROVIDER=${DEMO_IMAGE_PROVIDER:-local}
+VIDEO_PROVIDER=${DEMO_VIDEO_PROVIDER:-local}
 API="http://127.0.0.1:$API_PORT/api/ai-video"
 call() { # METHOD PATH [JSON]
   curl -sS --fail-with-body -X "$1" "$API/$2" -H "Authorization: Bearer $TOKEN" \
     -H 'content-type: application/json' ${3:+-d "$3"}
 }
 
-STORY=$(call POST stories/ '{
-  "title": "The Lighthouse Keeper",
-  "synopsis": "An old keeper climbs the spiral stairs at dusk. A storm rolls in from the sea. Waves crash against the rocks below. The lamp flickers but holds. Dawn breaks over calm water.",
-  "duration_seconds": 35, "aspect_ratio": "16:9", "style": "cinematic"}' | jq -r .id)
-log "story $STORY created (35 s, 16:9)"
+if [ -n "${DEMO_PROVIDER_SETTINGS:-}" ]; then
+  for provider in $(jq -r 'keys[]' <<<"$DEMO_PROVIDER_SETTINGS"); do
+    curl -sS --fail-with-body -X PATCH "$API/providers/$provider/" -H "Authorization: Bearer $ADMIN" \
+      -H 'content-type: application/json' \
+      -d "$(jq -c --arg p "$provider" '{settings: .[$p]}' <<<"$DEMO_PROVIDER_SETTINGS")" >/dev/null
+  done
+fi
+
+STORY=$(call POST stories/ "$(jq -n --arg image "$IMAGE_PROVIDER" --arg video "$VIDEO_PROVIDER" '{
+  title: "The Lighthouse Keeper",
+  synopsis: "An old keeper climbs the spiral stairs at dusk. A storm rolls in from the sea. Waves crash against the rocks below. The lamp flickers but holds. Dawn breaks over calm water.",
+  duration_seconds: 35, aspect_ratio: "16:9", style: "cinematic",
+  image_provider: $image, video_provider: $video}')" | jq -r .id)
+log "story $STORY created (35 s, 16:9; images: $IMAGE_PROVIDER, video: $VIDEO_PROVIDER)"
 
 # bar DONE TOTAL : a 30-character progress bar.
 bar() {
@@ -120,7 +138,7 @@ FINAL="$STORAGE_DIR/stories/$STORY/final.mp4"
 SECONDS_LONG=$(ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 "$FINAL")
 URL="http://127.0.0.1:$API_PORT$(call GET "stories/$STORY/" | jq -r .final_url)"
 echo
-log "done: a ${SECONDS_LONG%.*} s video"
+log "done: a ${SECONDS_LONG%.*} s video, costing $(call GET "stories/$STORY/" | jq -r .actual_cost)"
 echo "  file: $FINAL"
 echo "  url:  $URL (served while the demo runs)"
 echo "  preview: $STORAGE_DIR/stories/$STORY/preview.mp4"

@@ -14,6 +14,7 @@ source scripts/lib/common.sh
 WORK=$(mktemp -d /tmp/ai-video-test.XXXXXX)
 chmod 755 "$WORK"
 cleanup() {
+  [ -n "${FAKES_PID:-}" ] && kill "$FAKES_PID" 2>/dev/null
   stop_s3
   stop_redis
   stop_postgres
@@ -50,3 +51,21 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+
+log "the demo, against the fake providers"
+# The README's first command, with provider keys and base URLs set, as a
+# deployment on real providers would run it.
+FAKES_LOG="$WORK/fake-providers.env"
+export STABILITY_AI_KEY=sk-ci-demo RUNWAY_ML_KEY=key_ci_demo REPLICATE_API_TOKEN=r8_ci_demo
+"$CARGO_TARGET_DIR/debug/fake-providers" >"$FAKES_LOG" &
+FAKES_PID=$!
+for _ in $(seq 1 100); do
+  [ "$(wc -l <"$FAKES_LOG")" -ge 3 ] && break
+  sleep 0.1
+done
+# shellcheck disable=SC1090
+source "$FAKES_LOG"
+DEMO_IMAGE_PROVIDER=stability_ai DEMO_VIDEO_PROVIDER=runway_ml \
+  DEMO_PROVIDER_SETTINGS='{"runway_ml": {"default_model": "gen4_turbo", "max_duration": 10, "max_concurrency": 8, "poll_interval_ms": 200}}' \
+  scripts/demo.sh
+kill "$FAKES_PID" 2>/dev/null || true

@@ -564,3 +564,15 @@ impl TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// A plain Redis string value.
+    pub async fn queued_key(&self, key: &str) -> Option<String> {
+        let mut redis = self.redis().await;
+        redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut redis)
+            .await
+            .expect("GET")
+    }
+}

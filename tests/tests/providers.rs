@@ -598,3 +598,69 @@ async fn no_key_appears_in_any_log_line() {
         assert!(!text.contains(key), "a key leaked into the log");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicate_webhooks_replace_polling() {
+    let fakes = Fakes::start();
+    fakes
+        .replicate
+        .set_output_kind("wan-video/wan-2.2-i2v-fast", OutputKind::Video);
+    fakes
+        .replicate
+        .set_webhook_secret(ai_video_tests::tokens::WEBHOOK_SECRET);
+    fakes.replicate.set_wait_time(Duration::from_secs(5));
+    let app = TestApp::spawn().await;
+    configure(
+        &app,
+        "replicate",
+        json!({"settings": {"image_model": "black-forest-labs/flux-schnell",
+        "video_model": "wan-video/wan-2.2-i2v-fast", "poll_interval_ms": 1500,
+        "webhook_url": app.url("webhooks/replicate/")}}),
+    )
+    .await;
+    let _worker = app.start_worker(fakes.tweaks()).await;
+    let alice = app.tokens.user("alice");
+    let id = story(
+        &app,
+        &alice,
+        json!({"title": "Hooks", "duration_seconds": 3, "image_provider": "replicate",
+        "video_provider": "replicate"}),
+    )
+    .await;
+    app.post(
+        "scenes/bulk_create/",
+        &alice,
+        json!({"story": id, "scenes": [{"duration_seconds": 3, "prompt": {"text": "a pier"}}]}),
+    )
+    .await
+    .assert_status(201);
+    app.force_status(&id, "planned").await;
+    app.post(
+        &format!("stories/{id}/generate_preview/"),
+        &alice,
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    app.wait_for(&alice, &id, LONG, |s| {
+        s["preview_url"].is_string() || s["status"] == "failed"
+    })
+    .await;
+    let deliveries = fakes.replicate.webhook_deliveries();
+    assert!(!deliveries.is_empty(), "Replicate called the webhook");
+    for d in &deliveries {
+        assert_eq!(d.status, Some(204), "the API verified and took it: {d:?}");
+    }
+    let creates = fakes.replicate.requests_to("POST", "/v1/models/");
+    for r in &creates {
+        let body = r.json().unwrap();
+        assert_eq!(body["webhook"], app.url("webhooks/replicate/"));
+        assert_eq!(body["webhook_events_filter"], json!(["completed"]));
+    }
+    let polls = fakes.replicate.requests_to("GET", "/v1/predictions/");
+    assert!(
+        polls.is_empty(),
+        "the worker took the verified webhooks instead of polling: {} polls",
+        polls.len()
+    );
+}

@@ -251,3 +251,25 @@ pub async fn data_uri(path: &Path, mime: &str) -> Result<String, ProviderError> 
         base64::engine::general_purpose::STANDARD.encode(bytes)
     ))
 }
+
+/// Sends a request (with [`send`]'s retries) and reads its JSON answer. A
+/// non-success answer is classified with the provider's own message, which
+/// `reason` extracts from the error body.
+pub async fn call_json(
+    build: impl Fn() -> RequestBuilder,
+    provider: Provider,
+    reason: fn(&str) -> String,
+) -> Result<serde_json::Value, ProviderError> {
+    let response = send(build, provider).await?;
+    let status = response.status();
+    let wait = retry_after(&response);
+    let text = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(classify(provider, status, &reason(&text), wait));
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        ProviderError::retryable(format!(
+            "{provider} answered something that is not JSON: {e}"
+        ))
+    })
+}

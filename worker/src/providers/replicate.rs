@@ -28,7 +28,7 @@ use ai_video_shared::domain::{AspectRatio, Provider};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::http::{classify, data_uri, download, retry_after, send};
+use super::http::{call_json, data_uri, download};
 use super::{
     Call, Generated, ImageProvider, ImageRequest, ProviderError, VideoProvider, VideoRequest,
     full_prompt,
@@ -171,7 +171,7 @@ impl Replicate {
             body["webhook_events_filter"] = json!(["completed"]);
         }
         call.gate.pass().await?;
-        let response = send(
+        let mut prediction = call_json(
             || {
                 let req = self
                     .client
@@ -184,19 +184,9 @@ impl Replicate {
                 }
             },
             PROVIDER,
+            reason,
         )
         .await?;
-        let status = response.status();
-        let retry = retry_after(&response);
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(classify(PROVIDER, status, &reason(&text), retry));
-        }
-        let mut prediction: Value = serde_json::from_str(&text).map_err(|e| {
-            ProviderError::retryable(format!(
-                "replicate answered something that is not a prediction: {e}"
-            ))
-        })?;
         let id = prediction["id"].as_str().unwrap_or_default().to_string();
         tracing::info!(prediction = %id, "replicate prediction created");
         let interval = Duration::from_millis(
@@ -262,24 +252,16 @@ impl Replicate {
                 .as_str()
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("/v1/predictions/{id}"));
-            let response = send(
+            prediction = call_json(
                 || {
                     self.client
                         .get(self.url(&get))
                         .bearer_auth(self.token.expose())
                 },
                 PROVIDER,
+                reason,
             )
             .await?;
-            let status = response.status();
-            let retry = retry_after(&response);
-            let text = response.text().await.unwrap_or_default();
-            if !status.is_success() {
-                return Err(classify(PROVIDER, status, &reason(&text), retry));
-            }
-            prediction = serde_json::from_str(&text).map_err(|e| {
-                ProviderError::retryable(format!("replicate prediction is not JSON: {e}"))
-            })?;
         }
     }
 

@@ -24,7 +24,7 @@ use ai_video_shared::domain::{AspectRatio, Provider};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::http::{classify, data_uri, download, retry_after, send};
+use super::http::{call_json, data_uri, download};
 use super::limits::Limiter;
 use super::{
     Call, Generated, ImageProvider, ImageRequest, ProviderError, VideoProvider, VideoRequest,
@@ -234,40 +234,24 @@ impl Runway {
         call: &Call<'_>,
     ) -> Result<String, ProviderError> {
         call.gate.pass().await?;
-        let response = send(
+        let answer = call_json(
             || self.request(reqwest::Method::POST, path).json(body),
             PROVIDER,
+            reason,
         )
         .await?;
-        let status = response.status();
-        let wait = retry_after(&response);
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(classify(PROVIDER, status, &reason(&text), wait));
-        }
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        v["id"].as_str().map(str::to_string).ok_or_else(|| {
-            ProviderError::retryable(format!(
-                "runway_ml answered without a task id: {}",
-                super::http::short(&text)
-            ))
+        answer["id"].as_str().map(str::to_string).ok_or_else(|| {
+            ProviderError::retryable(format!("runway_ml answered without a task id: {answer}"))
         })
     }
 
     async fn task(&self, id: &str) -> Result<Value, ProviderError> {
-        let response = send(
+        call_json(
             || self.request(reqwest::Method::GET, &format!("/v1/tasks/{id}")),
             PROVIDER,
+            reason,
         )
-        .await?;
-        let status = response.status();
-        let wait = retry_after(&response);
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(classify(PROVIDER, status, &reason(&text), wait));
-        }
-        serde_json::from_str(&text)
-            .map_err(|e| ProviderError::retryable(format!("runway_ml task is not JSON: {e}")))
+        .await
     }
 
     /// Cancels (or deletes) a task; best effort.
