@@ -160,7 +160,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(v)) => Ok(ApiPath(v)),
+            Ok(Path(v)) => {
+                record_resource_id(parts);
+                Ok(ApiPath(v))
+            }
             Err(rejection) => {
                 tracing::debug!(reason = %rejection.body_text(), "path parameter refused");
                 Err(ApiError::new(
@@ -170,6 +173,29 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
                 ))
             }
         }
+    }
+}
+
+/// Puts the id of the story, scene or job a request is about on its span, so
+/// every log line of the request carries it.
+fn record_resource_id(parts: &Parts) {
+    let route = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str())
+        .unwrap_or("");
+    let field = ["stories", "scenes", "jobs"]
+        .into_iter()
+        .zip(["story.id", "scene.id", "job.id"])
+        .find(|(resource, _)| route.contains(&format!("/{resource}/{{id}}")))
+        .map(|(_, field)| field);
+    let id = parts
+        .uri
+        .path()
+        .split('/')
+        .find(|s| s.parse::<uuid::Uuid>().is_ok());
+    if let (Some(field), Some(id)) = (field, id) {
+        tracing::Span::current().record(field, id);
     }
 }
 

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod pagination;
 pub mod routes;
 mod validate;
@@ -136,6 +137,7 @@ impl Api {
         db: DatabaseConnection,
         storage: Storage,
     ) -> anyhow::Result<Self> {
+        metrics::init();
         let auth = Authenticator::new(&config.jwt)
             .context("JWT_PUBLIC_KEY is not a valid RSA public key")?;
         let redis_client = redis::Client::open(config.redis.url.expose())
@@ -172,7 +174,9 @@ impl Api {
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("");
                         tracing::info_span!("request", request.id = %id, method = %req.method(),
-                            path = %req.uri().path(), user.id = tracing::field::Empty)
+                            path = %req.uri().path(), user.id = tracing::field::Empty,
+                            story.id = tracing::field::Empty, scene.id = tracing::field::Empty,
+                            job.id = tracing::field::Empty)
                     }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))

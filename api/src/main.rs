@@ -18,7 +18,7 @@ Configuration comes from the environment; see README.md.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
+    ai_video_shared::telemetry::init_logging();
     let command = std::env::args().nth(1);
     let result = match command.as_deref() {
         None | Some("serve") => serve().await,
@@ -110,20 +110,4 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutdown requested; draining requests");
-}
-
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("LOG_FORMAT")
-        .map(|f| f == "json")
-        .unwrap_or(false);
-    if json {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .json()
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
 }

@@ -9,6 +9,7 @@
 //! - [`outbox`]: the relay that moves committed work requests into the Redis queue.
 //! - [`config`]: settings both services read from the environment.
 //! - [`webhooks`]: Replicate's webhook signatures.
+//! - [`telemetry`]: logging and the metrics recorder.
 //! - [`storage`]: where generated media lives, a local directory or an S3 bucket.
 
 pub mod config;
@@ -19,4 +20,5 @@ pub mod outbox;
 pub mod queue;
 pub mod storage;
 pub mod store;
+pub mod telemetry;
 pub mod webhooks;

@@ -1,11 +1,12 @@
-//! The worker's own HTTP endpoints on `METRICS_ADDR`: `/healthz` (alive) and
-//! `/readyz` (database, Redis and storage answer).
+//! The worker's own HTTP endpoints on `METRICS_ADDR`: `/metrics` (Prometheus),
+//! `/healthz` (alive) and `/readyz` (database, Redis and storage answer).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ai_video_shared::config::RedisConfig;
+use ai_video_shared::config::{QueueConfig, RedisConfig};
+use ai_video_shared::queue::QueueClient;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,6 +20,9 @@ use crate::jobs::WorkerState;
 struct Probe {
     state: Arc<WorkerState>,
     redis: redis::Client,
+    redis_config: RedisConfig,
+    queue_config: QueueConfig,
+    queue: Arc<tokio::sync::OnceCell<QueueClient>>,
 }
 
 /// Serves the probes until `shutdown` resolves.
@@ -26,13 +30,18 @@ pub async fn serve(
     addr: SocketAddr,
     state: Arc<WorkerState>,
     redis: RedisConfig,
+    queue: QueueConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let probe = Probe {
         state,
         redis: redis::Client::open(redis.url.expose())?,
+        redis_config: redis,
+        queue_config: queue,
+        queue: Arc::new(tokio::sync::OnceCell::new()),
     };
     let app = axum::Router::new()
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
         .with_state(probe);
@@ -44,6 +53,27 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
+}
+
+async fn metrics(State(probe): State<Probe>) -> impl axum::response::IntoResponse {
+    let queue = probe
+        .queue
+        .get_or_try_init(|| QueueClient::connect(&probe.redis_config, &probe.queue_config))
+        .await;
+    if let Ok(client) = queue {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            crate::metrics::record_queue_depth(client.queue()),
+        )
+        .await;
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        crate::metrics::render(),
+    )
 }
 
 async fn readyz(State(probe): State<Probe>) -> (StatusCode, Json<Value>) {

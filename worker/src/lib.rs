@@ -12,6 +12,7 @@ pub mod config;
 mod health;
 pub mod jobs;
 pub mod media;
+pub mod metrics;
 pub mod providers;
 
 use std::future::Future;
@@ -36,6 +37,7 @@ pub async fn run(
     config: WorkerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    metrics::init(config.bridge.concurrency);
     let db = db::connect(&config.database)
         .await
         .context("cannot connect to the database (DATABASE_URL)")?;
@@ -80,6 +82,7 @@ pub async fn run(
         config.metrics_addr,
         state.clone(),
         config.bridge.redis.clone(),
+        config.bridge.queue.clone(),
         async move {
             let _ = probes_stop.wait_for(|s| *s).await;
         },

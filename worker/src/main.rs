@@ -7,7 +7,7 @@ use ai_video_worker::config::WorkerConfig;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
+    ai_video_shared::telemetry::init_logging();
     if let Some(arg) = std::env::args().nth(1) {
         if arg == "-h" || arg == "--help" {
             println!(
@@ -52,18 +52,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
-    }
-}
-
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .json()
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
     }
 }

@@ -1,5 +1,5 @@
-//! `/healthz` (the process is alive) and `/readyz` (it can serve: database and Redis
-//! answer). Kubernetes probes these separately.
+//! `/healthz` (the process is alive) and `/readyz` (it can serve: database, Redis
+//! and the media storage answer). Kubernetes probes these separately.
 
 use std::time::Duration;
 
@@ -33,6 +33,7 @@ pub struct HealthOut {
 pub struct Checks {
     pub database: String,
     pub redis: String,
+    pub storage: String,
 }
 
 /// Liveness: answers as long as the process serves requests.
@@ -44,7 +45,7 @@ pub async fn healthz() -> Json<HealthOut> {
     })
 }
 
-/// Readiness: the database and Redis both answer within a second.
+/// Readiness: the database, Redis and the media storage answer within a second.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = HealthOut), (status = 503, body = HealthOut)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
@@ -63,8 +64,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthOu
             Err(_) => "timeout".to_string(),
         }
     };
-    let (database, redis) = tokio::join!(db, redis);
-    let ok = database == "ok" && redis == "ok";
+    let storage = async {
+        match tokio::time::timeout(limit, state.storage.check()).await {
+            Ok(Ok(())) => "ok".to_string(),
+            Ok(Err(e)) => format!("error: {e}"),
+            Err(_) => "timeout".to_string(),
+        }
+    };
+    let (database, redis, storage) = tokio::join!(db, redis, storage);
+    let ok = database == "ok" && redis == "ok" && storage == "ok";
     let status = if ok {
         StatusCode::OK
     } else {
@@ -72,7 +80,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthOu
     };
     let body = HealthOut {
         status: if ok { "ok" } else { "unavailable" },
-        checks: Some(Checks { database, redis }),
+        checks: Some(Checks {
+            database,
+            redis,
+            storage,
+        }),
     };
     (status, Json(body))
 }

@@ -85,8 +85,10 @@ pub fn router(state: AppState) -> Router {
     routes
         .merge(docs)
         .route("/media/{*key}", axum::routing::get(media::get_media))
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(state)
 }
 

@@ -14,7 +14,7 @@ mod scene;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ai_video_shared::db::entities::{job, provider_config};
@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use crate::bridge::Delivery;
 use crate::media::{Ffmpeg, MediaError};
+use crate::metrics::{self, Ending};
 use crate::providers::{ProviderError, Providers};
 
 /// Frame sizes and rate of generated media.
@@ -129,6 +130,10 @@ pub struct JobCtx {
     pub row: job::Model,
     pub work: WorkDir,
     started: Instant,
+    /// The provider the run used, for metrics (set by kinds that call one).
+    pub provider: OnceLock<Provider>,
+    /// What the run cost in dollars, for metrics.
+    pub cost: OnceLock<f64>,
 }
 
 impl JobCtx {
@@ -268,7 +273,10 @@ async fn run(
         row,
         work,
         started: Instant::now(),
+        provider: OnceLock::new(),
+        cost: OnceLock::new(),
     };
+    metrics::job_started(ctx.row.kind, ctx.delivery.queue_wait());
     tracing::info!(
         wait_ms = ctx.delivery.queue_wait().as_millis() as u64,
         "job started"
@@ -294,8 +302,19 @@ async fn run(
                 "the worker panicked: {message}"
             )))
         });
+    let ended = |ending| {
+        let cost = ctx.cost.get().copied().unwrap_or(0.0);
+        metrics::job_ended(
+            ctx.row.kind,
+            ctx.provider.get().copied(),
+            ending,
+            ctx.started.elapsed(),
+            cost,
+        );
+    };
     match outcome {
         Ok(value) => {
+            ended(Ending::Succeeded);
             tracing::info!(
                 elapsed_ms = ctx.started.elapsed().as_millis() as u64,
                 "job succeeded"
@@ -303,10 +322,12 @@ async fn run(
             Ok(value)
         }
         Err(JobError::Cancelled) => {
+            ended(Ending::Cancelled);
             tracing::info!("job cancelled while running");
             Err(AbortError::new("cancelled").into())
         }
         Err(JobError::Later(message, wait)) => {
+            ended(Ending::Delayed);
             tracing::info!(%message, wait_ms = wait.as_millis() as u64, "job put back without using an attempt");
             runs::requeue(&ctx.state.db, &ctx.row, &message)
                 .await
@@ -317,6 +338,11 @@ async fn run(
             let permanent = matches!(err, JobError::Permanent(_));
             let last = permanent || ctx.delivery.is_last_attempt();
             let message = err.to_string();
+            ended(if last {
+                Ending::Failed
+            } else {
+                Ending::Retried
+            });
             tracing::warn!(error = %message, last, "job failed");
             if let Err(e) = runs::record_failure(&ctx.state.db, &ctx.row, &message, last).await {
                 tracing::error!(error = %e, "could not record the failure");

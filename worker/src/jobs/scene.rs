@@ -111,6 +111,10 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         "clip": {"provider": story.video_provider, "cost": clip.cost, "details": clip.metadata},
     });
     let result = runs::response(Some(&url), metadata, generation_ms as f64 / 1000.0, None);
+    let _ = ctx.provider.set(story.video_provider);
+    let _ = ctx
+        .cost
+        .set(rust_decimal::prelude::ToPrimitive::to_f64(&(image.cost + clip.cost)).unwrap_or(0.0));
     let output = SceneOutput {
         image_key,
         clip_key: clip_key.clone(),

@@ -54,6 +54,7 @@ impl Gate {
         match limiter.take(self.provider, self.limits).await {
             Ok(None) => Ok(()),
             Ok(Some(wait)) => {
+                crate::metrics::rate_limited(self.provider, false, wait);
                 tracing::info!(provider = %self.provider, wait_ms = wait.as_millis() as u64, "rate limit reached; delaying the job");
                 Err(ProviderError::RateLimited {
                     message: format!("{} rate limit reached", self.provider),
@@ -79,10 +80,11 @@ pub async fn send(
     provider: Provider,
 ) -> Result<Response, ProviderError> {
     let attempt = || async {
-        let response = build()
-            .send()
-            .await
-            .map_err(|e| connection_error(provider, &e))?;
+        let started = std::time::Instant::now();
+        let sent = build().send().await;
+        let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+        crate::metrics::provider_request(provider, status, started.elapsed());
+        let response = sent.map_err(|e| connection_error(provider, &e))?;
         if response.status().is_server_error() {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
@@ -159,10 +161,13 @@ pub fn classify(
 ) -> ProviderError {
     let reason = short(reason);
     match status {
-        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
-            message: format!("{provider} is rate limiting us: {reason}"),
-            wait,
-        },
+        StatusCode::TOO_MANY_REQUESTS => {
+            crate::metrics::rate_limited(provider, true, wait);
+            ProviderError::RateLimited {
+                message: format!("{provider} is rate limiting us: {reason}"),
+                wait,
+            }
+        }
         StatusCode::UNAUTHORIZED => {
             ProviderError::Permanent(format!("{provider} refused the API key: {reason}"))
         }
