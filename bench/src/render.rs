@@ -1,0 +1,66 @@
+//! The final render of a 60-second story from its scene clips, as a share of the
+//! video's length: clips that already match are joined without re-encoding.
+
+use std::time::Instant;
+
+use ai_video_shared::domain::CameraMotion;
+use ai_video_worker::media::{Ffmpeg, JoinMode, Target, join_clips};
+
+use crate::report::{Report, Row, num};
+
+pub async fn run(report: &mut Report) -> anyhow::Result<()> {
+    let dir =
+        std::env::temp_dir().join(format!("ai-video-render-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let ff = Ffmpeg::default();
+    let image = dir.join("key.png");
+    ff.keyframe(&image, [0x204060, 0x806040, 0x102030], 1, 1280, 720)
+        .await?;
+    // Ten 6-second scenes, as the local provider makes them (setup, not timed).
+    let mut clips = Vec::new();
+    for i in 0..10 {
+        let clip = dir.join(format!("scene-{i}.mp4"));
+        ff.clip_from_image(&image, &clip, 6, CameraMotion::ZoomIn, (1280, 720), 24)
+            .await?;
+        clips.push(clip);
+    }
+    let target = Target {
+        width: 1280,
+        height: 720,
+        fps: 24,
+    };
+    let started = Instant::now();
+    let mode = join_clips(&ff, &clips, &dir.join("final.mp4"), target, &dir).await?;
+    let copy = started.elapsed().as_secs_f64();
+    let seconds = ff.probe(&dir.join("final.mp4")).await?.duration;
+    report.add(Row {
+        benchmark: "final render from scene clips".into(),
+        setup: format!(
+            "60 s story, 10 clips 1280×720 H.264, joined by {}",
+            mode.as_str()
+        ),
+        ai_video: format!("{} s", num(copy)),
+        peer: format!("video {} s", num(seconds)),
+        ratio: format!("{}× the video's length", num(copy / seconds)),
+        target: "≤ 0.25×".into(),
+    });
+    // For reference: the same clips when one of them forces a re-encode.
+    let odd = dir.join("odd.mp4");
+    ff.clip_from_image(&image, &odd, 6, CameraMotion::Static, (960, 720), 24)
+        .await?;
+    clips[9] = odd;
+    let started = Instant::now();
+    let mode = join_clips(&ff, &clips, &dir.join("mixed.mp4"), target, &dir).await?;
+    let reencode = started.elapsed().as_secs_f64();
+    assert_eq!(mode, JoinMode::Reencode);
+    report.add(Row {
+        benchmark: "final render, clips that need re-encoding".into(),
+        setup: "same, one clip 960×720 (scaled and padded, encoded once)".into(),
+        ai_video: format!("{} s", num(reencode)),
+        peer: format!("video {} s", num(seconds)),
+        ratio: format!("{}× the video's length", num(reencode / seconds)),
+        target: "—".into(),
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
