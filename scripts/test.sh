@@ -4,9 +4,14 @@
 #
 #   scripts/test.sh [extra arguments for the test runner]
 #
-# On a fresh Debian/Ubuntu machine with the Rust toolchain it installs what it
-# lacks (postgresql, redis-server, ffmpeg, python3-venv) with apt when run as root,
-# and moto with pip into ~/.cache/ai-video/venv.
+# Then the Helm chart's checks (scripts/lib/chart-check.sh) and the demo against the
+# fake providers. A run with arguments for the test runner (a filter) stops after the
+# tests.
+#
+# On a fresh Debian/Ubuntu machine with the Rust toolchain it installs what it lacks
+# with apt when run as root (postgresql, redis-server, ffmpeg, python3-venv, golang-go
+# and sprig for the chart renderer, curl, jq, postgresql-client), and Python tools
+# with pip into venvs under ~/.cache/ai-video (moto, kubernetes-validate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -53,8 +58,12 @@ else
 fi
 
 if [ $# -gt 0 ]; then
-  exit 0 # a filtered run (arguments for the test runner) skips the demo
+  exit 0 # a filtered run (arguments for the test runner) skips the chart and the demo
 fi
+
+# The Helm chart, without a cluster: renders, schemas, alert rules and the live
+# /metrics of both services against the servers above (docs/operations.md).
+scripts/lib/chart-check.sh
 
 log "the demo, against the fake providers"
 # The README's first command, with provider keys and base URLs set, as a

@@ -39,7 +39,10 @@ impl Bench {
     pub async fn flush(&self) -> anyhow::Result<()> {
         let client = redis::Client::open(self.redis_url())?;
         let mut conn = client.get_multiplexed_async_connection().await?;
-        redis::cmd("FLUSHALL").query_async::<()>(&mut conn).await?;
+        redis::cmd("FLUSHALL")
+            .arg("ASYNC")
+            .query_async::<()>(&mut conn)
+            .await?;
         Ok(())
     }
 }

@@ -139,6 +139,31 @@ moto_venv() {
   echo "$venv"
 }
 
+# tool_venv NAME PIP_SPEC... : a Python venv ~/.cache/ai-video/NAME holding the
+# given pip requirements, made on first use and again when they change; prints
+# its directory. (moto keeps its own venv, so the two never disturb each other.)
+tool_venv() {
+  local venv="$HOME/.cache/ai-video/$1"
+  shift
+  local specs="$*"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.specs" 2>/dev/null)" != "$specs" ]; then
+    need python3 python3
+    python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+    mkdir -p "$(dirname "$venv")"
+    (
+      flock 9
+      if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.specs" 2>/dev/null)" != "$specs" ]; then
+        log "installing $specs (pip) into $venv"
+        python3 -m venv "$venv" >&2 || die "python3 -m venv failed"
+        "$venv/bin/pip" install -q --disable-pip-version-check "$@" >&2 \
+          || die "pip could not install $specs"
+        echo "$specs" >"$venv/.specs"
+      fi
+    ) 9>"$venv.lock" || exit 1
+  fi
+  echo "$venv"
+}
+
 # start_s3 DIR : moto's S3-compatible server on a free port, in the background;
 # sets S3_PORT. It accepts any access key and secret.
 start_s3() {
