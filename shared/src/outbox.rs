@@ -14,8 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
+use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
@@ -131,11 +133,24 @@ pub async fn relay_batch(
     db: &DatabaseConnection,
     client: &QueueClient,
 ) -> Result<usize, RelayError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return relay_rows(db, client).await;
+    }
+    // On Postgres the rows stay locked while they are pushed, so relays in other
+    // processes take other rows instead of pushing the same ones again.
+    let txn = db.begin().await?;
+    let handled = relay_rows(&txn, client).await;
+    txn.commit().await?;
+    handled
+}
+
+async fn relay_rows<C: ConnectionTrait>(db: &C, client: &QueueClient) -> Result<usize, RelayError> {
     let ids: Vec<Uuid> = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::JobId)
         .order_by_asc(outbox::Column::CreatedAt)
         .limit(BATCH)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .into_tuple()
         .all(db)
         .await?;

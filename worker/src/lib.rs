@@ -72,6 +72,7 @@ pub async fn run(
         ffmpeg: config.ffmpeg.clone(),
         render: config.render,
         work_root: config.work_dir.clone(),
+        configs: Default::default(),
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -112,6 +113,7 @@ pub async fn run(
         .run_until(async move {
             shutdown.await;
             tracing::info!("shutdown requested; finishing running jobs");
+            bridge.pause();
             Ok::<(), WorkerError>(())
         })
         .await;

@@ -2,7 +2,7 @@
 //! the caller's transaction. The relay in [`crate::outbox`] does the rest.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::db::entities::{job, outbox};
@@ -89,12 +89,13 @@ async fn insert_job<C: ConnectionTrait>(
 }
 
 async fn insert_outbox<C: ConnectionTrait>(db: &C, job_id: Uuid) -> Result<(), DbErr> {
-    outbox::ActiveModel {
+    let row = outbox::ActiveModel {
         job_id: Set(job_id),
         created_at: Set(Utc::now()),
-    }
-    .insert(db)
-    .await?;
+    };
+    outbox::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 

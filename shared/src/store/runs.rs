@@ -23,18 +23,14 @@ use crate::domain::{Actor, JobKind, JobStatus, Provider, SceneStatus, StoryStatu
 
 const ACTIVE: [JobStatus; 3] = [JobStatus::Queued, JobStatus::Running, JobStatus::Retrying];
 
-/// Marks the job running as its `run`-th run (runs started so far, including runs
-/// of workers that died). `None` when the row is no longer active (cancelled,
-/// finished, or gone): the run must not happen.
-pub async fn begin(
-    db: &DatabaseConnection,
-    job_id: Uuid,
-    run: u32,
-) -> StoreResult<Option<job::Model>> {
+/// Marks the job running and counts the run (runs that started the work: a worker
+/// that died mid-run counts, a delivery handed back unrun does not). `None` when the
+/// row is no longer active (cancelled, finished, or gone): the run must not happen.
+pub async fn begin(db: &DatabaseConnection, job_id: Uuid) -> StoreResult<Option<job::Model>> {
     let now = Utc::now();
     let updated = job::Entity::update_many()
         .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
-        .col_expr(job::Column::Attempt, Expr::value(run as i32))
+        .col_expr(job::Column::Attempt, Expr::col(job::Column::Attempt).add(1))
         .col_expr(
             job::Column::StartedAt,
             Expr::col(job::Column::StartedAt).if_null(now),
@@ -42,12 +38,9 @@ pub async fn begin(
         .col_expr(job::Column::UpdatedAt, Expr::value(now))
         .filter(job::Column::Id.eq(job_id))
         .filter(job::Column::Status.is_in(ACTIVE))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    if updated.rows_affected == 0 {
-        return Ok(None);
-    }
-    Ok(job::Entity::find_by_id(job_id).one(db).await?)
+    Ok(updated.into_iter().next())
 }
 
 /// Records how far a running job is (0 to 1).

@@ -274,19 +274,21 @@ pub async fn apply_transition<C: ConnectionTrait>(
     if let Some(v) = change.cost_estimate {
         update = update.col_expr(story::Column::CostEstimate, Expr::value(v));
     }
-    let result = update
+    let updated = update
         .filter(story::Column::Id.eq(current.id))
         .filter(story::Column::Version.eq(current.version))
         .filter(story::Column::Status.eq(current.status))
-        .exec(db)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(StoreError::conflict(
-            "version_conflict",
-            "the story changed while the transition was being applied; reload it and try again",
-        ));
-    }
-    transition::ActiveModel {
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            StoreError::conflict(
+                "version_conflict",
+                "the story changed while the transition was being applied; reload it and try again",
+            )
+        })?;
+    let log = transition::ActiveModel {
         id: Set(Uuid::now_v7()),
         story_id: Set(current.id),
         from_status: Set(current.status),
@@ -295,13 +297,11 @@ pub async fn apply_transition<C: ConnectionTrait>(
         reason: Set(by.reason.to_owned()),
         job_id: Set(by.job_id),
         created_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    story::Entity::find_by_id(current.id)
-        .one(db)
-        .await?
-        .ok_or(StoreError::NotFound("story"))
+    };
+    transition::Entity::insert(log)
+        .exec_without_returning(db)
+        .await?;
+    Ok(updated)
 }
 
 /// What an owner's transition did.

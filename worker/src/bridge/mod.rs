@@ -79,12 +79,6 @@ impl Delivery {
         self.job.opts().attempts.unwrap_or(1).max(1)
     }
 
-    /// Runs started so far, this one included: also counts runs of workers that
-    /// died mid-job, which use no attempt.
-    pub fn runs_started(&self) -> u32 {
-        self.job.attempts_started().max(self.attempts_made() + 1)
-    }
-
     /// Whether a failure of this run is the job's last.
     pub fn is_last_attempt(&self) -> bool {
         self.attempts_made() + 1 >= self.max_attempts()
@@ -121,6 +115,12 @@ impl BridgeHandle {
     /// Cancels a job if it runs in this process; answers whether it did.
     pub async fn cancel_job(&self, queue_id: &str) -> bool {
         self.worker.cancel_job(queue_id).await
+    }
+
+    /// Stops taking jobs (the ones running go on); used when shutdown starts, so
+    /// that a finishing job does not fetch the next one in the same call.
+    pub fn pause(&self) {
+        self.worker.pause();
     }
 
     /// Jobs this process holds right now.

@@ -62,6 +62,42 @@ pub struct WorkerState {
     pub render: RenderSettings,
     /// Where runs keep their temporary files.
     pub work_root: PathBuf,
+    /// Provider configurations, re-read at most once a second.
+    pub configs: ConfigCache,
+}
+
+/// Provider configurations as read at most a second ago: every scene job needs two,
+/// and an admin's change reaches the fleet within a second.
+#[derive(Default)]
+pub struct ConfigCache {
+    entries:
+        tokio::sync::Mutex<std::collections::HashMap<Provider, (Instant, provider_config::Model)>>,
+}
+
+impl ConfigCache {
+    const FRESH: Duration = Duration::from_secs(1);
+
+    pub async fn get(
+        &self,
+        db: &DatabaseConnection,
+        provider: Provider,
+    ) -> Result<Option<provider_config::Model>, sea_orm::DbErr> {
+        if let Some((read, config)) = self.entries.lock().await.get(&provider)
+            && read.elapsed() < Self::FRESH
+        {
+            return Ok(Some(config.clone()));
+        }
+        let config = provider_config::Entity::find_by_id(provider)
+            .one(db)
+            .await?;
+        if let Some(config) = &config {
+            self.entries
+                .lock()
+                .await
+                .insert(provider, (Instant::now(), config.clone()));
+        }
+        Ok(config)
+    }
 }
 
 /// Why a run did not succeed.
@@ -194,8 +230,10 @@ impl JobCtx {
         &self,
         provider: Provider,
     ) -> Result<provider_config::Model, JobError> {
-        let config = provider_config::Entity::find_by_id(provider)
-            .one(&self.state.db)
+        let config = self
+            .state
+            .configs
+            .get(&self.state.db, provider)
             .await?
             .ok_or_else(|| {
                 JobError::Permanent(format!("no configuration for the {provider} provider"))
@@ -254,7 +292,7 @@ async fn run(
     delivery: Delivery,
     data: JobData,
 ) -> Result<Value, BoxDynError> {
-    let Some(row) = runs::begin(&state.db, data.job_id, delivery.runs_started())
+    let Some(row) = runs::begin(&state.db, data.job_id)
         .await
         .map_err(|e| BoxDynError::from(e.to_string()))?
     else {

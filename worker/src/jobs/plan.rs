@@ -69,7 +69,11 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
             updated_at: Set(now),
         })
         .collect();
-    ctx.checkpoint().await?;
+    // Cancelled meanwhile? Writing the outcome re-checks the row; a cancel that
+    // arrived through the queue is known here already.
+    if ctx.delivery.cancel.is_cancelled() {
+        return Err(JobError::Cancelled);
+    }
     let metadata = json!({
         "scene_count": count,
         "duration_seconds": seconds,
