@@ -37,7 +37,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
             _ => {
                 let dest = ctx
                     .work
-                    .path()
+                    .path()?
                     .join(format!("scene-{:04}.mp4", scene.position));
                 ctx.step(ctx.state.storage.get_to_file(&clip_key, &dest))
                     .await
@@ -62,14 +62,14 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         height,
         fps: ctx.state.render.fps,
     };
-    let out = ctx.work.path().join("out.mp4");
+    let out = ctx.work.path()?.join("out.mp4");
     let mode = ctx
         .step(join_clips(
             &ctx.state.ffmpeg,
             &clips,
             &out,
             target,
-            ctx.work.path(),
+            ctx.work.path()?,
         ))
         .await?;
     let info = ctx.step(ctx.state.ffmpeg.probe(&out)).await?;

@@ -247,24 +247,36 @@ impl JobCtx {
     }
 }
 
-/// A directory removed when the run ends.
-pub struct WorkDir(PathBuf);
+/// A run's directory for temporary files: created on first use (most runs need
+/// none) and removed when the run ends.
+pub struct WorkDir {
+    path: PathBuf,
+    created: OnceLock<()>,
+}
 
 impl WorkDir {
-    fn create(root: &Path, name: &str) -> std::io::Result<Self> {
-        let path = root.join(name);
-        std::fs::create_dir_all(&path)?;
-        Ok(Self(path))
+    fn new(root: &Path, name: &str) -> Self {
+        Self {
+            path: root.join(name),
+            created: OnceLock::new(),
+        }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.0
+    pub fn path(&self) -> Result<&Path, JobError> {
+        if self.created.get().is_none() {
+            std::fs::create_dir_all(&self.path)
+                .map_err(|e| JobError::Retryable(format!("cannot create a work directory: {e}")))?;
+            let _ = self.created.set(());
+        }
+        Ok(&self.path)
     }
 }
 
 impl Drop for WorkDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if self.created.get().is_some() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 
@@ -299,11 +311,10 @@ async fn run(
         tracing::info!("job is no longer active; skipping it");
         return Ok(json!({"skipped": true}));
     };
-    let work = WorkDir::create(
+    let work = WorkDir::new(
         &state.work_root,
         &format!("{}-{}", row.id, uuid::Uuid::new_v4().simple()),
-    )
-    .map_err(|e| BoxDynError::from(format!("cannot create a work directory: {e}")))?;
+    );
     let ctx = JobCtx {
         state,
         delivery,

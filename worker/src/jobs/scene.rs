@@ -55,7 +55,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
                 quality,
             },
             &call(ctx, story.image_provider, &image_config, &image_report),
-            ctx.work.path(),
+            ctx.work.path()?,
         )
         .await?;
     ctx.checkpoint().await?;
@@ -83,7 +83,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
                 quality,
             },
             &call(ctx, story.video_provider, &video_config, &clip_report),
-            ctx.work.path(),
+            ctx.work.path()?,
         )
         .await?;
     let generation_ms = started.elapsed().as_millis() as i64;
@@ -170,7 +170,7 @@ async fn conform(
     if fits {
         return Ok(clip.path.clone());
     }
-    let out = ctx.work.path().join("conformed.mp4");
+    let out = ctx.work.path()?.join("conformed.mp4");
     ctx.step(ffmpeg.conform(&clip.path, &out, seconds, frame, ctx.state.render.fps))
         .await?;
     Ok(out)
