@@ -40,7 +40,8 @@ else
   cargo build --locked -p ai-video-bench -p ai-video-worker
 fi
 
-start_postgres "$WORK/pg"
+# pg_stat_statements lets the pipeline benchmark count the statements of a job.
+PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements" start_postgres "$WORK/pg"
 start_redis "$WORK/redis"
 export BENCH_REDIS_PORT="$REDIS_PORT"
 export BENCH_DATABASE_URL="$PG_URL"

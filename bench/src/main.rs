@@ -10,6 +10,7 @@
 //!   options: --n N (jobs per queue run), --repeat R (runs per figure; the median is kept)
 
 mod api;
+mod cpu;
 mod peer;
 mod pipeline;
 mod queue;
@@ -33,6 +34,20 @@ pub struct Bench {
 impl Bench {
     pub fn redis_url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.redis_port)
+    }
+
+    /// The process id of the private Redis.
+    pub async fn redis_pid(&self) -> anyhow::Result<u32> {
+        let client = redis::Client::open(self.redis_url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut conn)
+            .await?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("Redis did not report its process_id"))
     }
 
     /// Empties the private Redis between runs.

@@ -20,8 +20,8 @@ use anyhow::Context;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set, Statement};
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::Bench;
 use crate::report::{Report, Row, num};
+use crate::{Bench, cpu};
 
 pub const SECRET: &str = "bench-secret-0123456789";
 
@@ -211,6 +211,8 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
     let token = ai_video_api::auth::mint(SECRET, "bench", false, 3600)?;
     let client = reqwest::Client::new();
     let gate = Arc::new(Semaphore::new(64));
+    let statements = Statements::reset(&services.db).await;
+    let meter = cpu::Meter::start(process_trees(bench, &services.db).await?);
     let started = Instant::now();
     let mut requests = Vec::with_capacity(n);
     for id in ids {
@@ -246,11 +248,29 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
+    let (used, wall) = meter.stop();
+    let per_job = |secs: f64| secs * 1000.0 / n as f64;
+    let total: f64 = used.iter().map(|(_, s)| s).sum();
+    let mut profile: Vec<String> = used
+        .iter()
+        .map(|(name, s)| format!("{name} {} ms", num(per_job(*s))))
+        .collect();
+    if let Some(calls) = statements.read(&services.db).await {
+        profile.push(format!(
+            "Postgres ran {} statements per job",
+            num(calls / n as f64)
+        ));
+    }
     report.add(Row {
         benchmark: "full pipeline on Postgres".into(),
         setup: format!(
-            "{n} planning requests (64 at a time) → outbox → Redis → worker (64 slots) → Job rows and transitions; requests took {} s",
-            num(api_seconds)
+            "{n} planning requests (64 at a time) → outbox → Redis → worker (64 slots) → Job rows and transitions; requests took {} s. CPU per job: {}; all {} ms, so {} cores allow at most {} jobs/s; cores busy {}%",
+            num(api_seconds),
+            profile.join(", "),
+            num(per_job(total)),
+            cores(),
+            num(cores() as f64 * 1000.0 / per_job(total)),
+            num(total / wall / cores() as f64 * 100.0),
         ),
         ai_video: format!("{} jobs/s", num(n as f64 / seconds)),
         peer: "—".into(),
@@ -258,4 +278,74 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
         target: "≥ 2000 jobs/s".into(),
     });
     Ok(())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The processes the pipeline runs on: this one (API, worker and the HTTP client),
+/// the Postgres cluster and Redis.
+async fn process_trees(
+    bench: &Bench,
+    db: &DatabaseConnection,
+) -> anyhow::Result<Vec<(&'static str, cpu::Tree)>> {
+    let backend = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT pg_backend_pid() AS pid",
+        ))
+        .await?
+        .context("a backend pid")?
+        .try_get::<i32>("", "pid")?;
+    let postmaster = cpu::parent_of(backend as u32).context("the postmaster")?;
+    let redis_pid = bench.redis_pid().await?;
+    Ok(vec![
+        (
+            "ai-video (API + worker + HTTP client)",
+            cpu::Tree::One(std::process::id()),
+        ),
+        ("Postgres", cpu::Tree::WithChildren(postmaster)),
+        ("Redis", cpu::Tree::One(redis_pid)),
+    ])
+}
+
+/// Statement counts from `pg_stat_statements`, when the server loads it
+/// (`scripts/bench.sh` does).
+struct Statements {
+    available: bool,
+}
+
+const STATEMENT_TOTALS: &str = "SELECT COALESCE(SUM(calls), 0)::float8 AS calls \
+     FROM pg_stat_statements \
+     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+     AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE '%COUNT(*) AS n%'";
+
+impl Statements {
+    async fn reset(db: &DatabaseConnection) -> Self {
+        let available = db
+            .execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .await
+            .is_ok()
+            && db
+                .execute_unprepared("SELECT pg_stat_statements_reset()")
+                .await
+                .is_ok();
+        Self { available }
+    }
+
+    /// Statements executed since the reset.
+    async fn read(&self, db: &DatabaseConnection) -> Option<f64> {
+        if !self.available {
+            return None;
+        }
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                STATEMENT_TOTALS,
+            ))
+            .await
+            .ok()??;
+        row.try_get::<f64>("", "calls").ok()
+    }
 }

@@ -28,12 +28,6 @@ pub fn num(x: f64) -> String {
     }
 }
 
-/// The median of some runs.
-pub fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 impl Report {
     pub fn add(&mut self, row: Row) {
         println!(

@@ -71,7 +71,7 @@ as_postgres() {
 }
 
 # start_postgres DIR : a private cluster in DIR on a free port; sets PG_PORT and
-# PG_URL (superuser, database "postgres").
+# PG_URL (superuser, database "postgres"). PG_EXTRA_OPTS adds server options.
 start_postgres() {
   local dir=$1 bin
   bin=$(pg_bin)
@@ -82,7 +82,7 @@ start_postgres() {
   PG_PORT=$(free_port)
   as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start -o \
     "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c fsync=off \
-     -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" >/dev/null \
+     -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 ${PG_EXTRA_OPTS:-}" >/dev/null \
     || { cat "$dir/postgres.log" >&2; die "postgres did not start"; }
   PG_DIR=$dir
   PG_BIN=$bin
