@@ -506,6 +506,8 @@ impl TestApp {
             .execute_unprepared(&sql)
             .await
             .expect("update local settings");
+        // Workers re-read provider configurations at most once a second.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
     }
 
     /// A story with `scenes` scenes of `seconds` each, moved to `planned` directly
