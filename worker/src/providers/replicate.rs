@@ -20,7 +20,7 @@
 //! at once; other failures are retried. Cost: the config's unit prices (Replicate
 //! prices by model), with `metrics.predict_time` kept as the provider's own unit.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ai_video_shared::config::Secret;
@@ -135,6 +135,32 @@ impl Replicate {
     }
 
     /// Creates a prediction for `role` (`image` or `video`) and follows it to the end.
+    /// Downloads a finished prediction's output to `path` (an output that expired
+    /// first makes the prediction run again).
+    async fn fetch(
+        &self,
+        done: Finished,
+        path: PathBuf,
+        content_type: &'static str,
+        cost: Decimal,
+    ) -> Result<Generated, ProviderError> {
+        download(
+            &self.client,
+            &done.output,
+            Some(self.token.expose()),
+            &path,
+            PROVIDER,
+        )
+        .await
+        .map_err(expired_is_retryable)?;
+        Ok(Generated {
+            path,
+            content_type,
+            cost,
+            metadata: json!({"provider": PROVIDER, "prediction": done.id, "units": {"predict_time": done.predict_time}}),
+        })
+    }
+
     async fn predict(
         &self,
         role: &str,
@@ -319,22 +345,13 @@ impl ImageProvider for Replicate {
             &call.settings["image_input"],
         );
         let done = self.predict("image", input, Some(60), call).await?;
-        let path = work.join("image.png");
-        download(
-            &self.client,
-            &done.output,
-            Some(self.token.expose()),
-            &path,
-            PROVIDER,
+        self.fetch(
+            done,
+            work.join("image.png"),
+            "image/png",
+            call.rates.cost_per_image,
         )
         .await
-        .map_err(expired_is_retryable)?;
-        Ok(Generated {
-            path,
-            content_type: "image/png",
-            cost: call.rates.cost_per_image,
-            metadata: json!({"provider": PROVIDER, "prediction": done.id, "units": {"predict_time": done.predict_time}}),
-        })
     }
 }
 
@@ -357,22 +374,9 @@ impl VideoProvider for Replicate {
             &call.settings["video_input"],
         );
         let done = self.predict("video", input, None, call).await?;
-        let path = work.join("clip.mp4");
-        download(
-            &self.client,
-            &done.output,
-            Some(self.token.expose()),
-            &path,
-            PROVIDER,
-        )
-        .await
-        .map_err(expired_is_retryable)?;
-        Ok(Generated {
-            path,
-            content_type: "video/mp4",
-            cost: call.rates.cost_per_second_video * Decimal::from(req.seconds),
-            metadata: json!({"provider": PROVIDER, "prediction": done.id, "units": {"predict_time": done.predict_time}}),
-        })
+        let cost = call.rates.cost_per_second_video * Decimal::from(req.seconds);
+        self.fetch(done, work.join("clip.mp4"), "video/mp4", cost)
+            .await
     }
 }
 
