@@ -64,6 +64,7 @@ fi
 # The Helm chart, without a cluster: renders, schemas, alert rules and the live
 # /metrics of both services against the servers above (docs/operations.md).
 scripts/lib/chart-check.sh
+scripts/lib/schemathesis.sh
 
 log "the demo, against the fake providers"
 # The README's first command, with provider keys and base URLs set, as a

@@ -6,6 +6,7 @@
 //! [messages]}` in DRF's shape. A 500 says nothing internal; its cause is logged once,
 //! here, with the request id of the span it happened in.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 
 use ai_video_shared::store::StoreError;
@@ -78,6 +79,15 @@ impl ApiError {
         }
     }
 
+    /// A field is missing, unknown or of the wrong type (400 `invalid_input`).
+    pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_input",
+            ..Self::field(field, message)
+        }
+    }
+
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
@@ -128,6 +138,15 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { code, message } => {
                 ApiError::new(StatusCode::CONFLICT, code, message)
             }
+            StoreError::FieldConflict {
+                code,
+                field,
+                message,
+            } => ApiError {
+                status: StatusCode::CONFLICT,
+                code,
+                ..ApiError::field(field, crate::validate::sentence(&message))
+            },
             StoreError::Invalid { field, message } => ApiError::field(field, message),
             StoreError::Db(db) => {
                 tracing::error!(error = %db, "database error");
@@ -135,6 +154,19 @@ impl From<StoreError> for ApiError {
             }
         }
     }
+}
+
+/// The answer to a handler that panicked: the panic is logged in the request's
+/// span (so with its request id) and the client gets the same opaque 500 as any
+/// other internal error.
+pub fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    tracing::error!(panic = %message, "the request handler panicked");
+    ApiError::internal().into_response()
 }
 
 impl IntoResponse for ApiError {

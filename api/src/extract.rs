@@ -8,13 +8,14 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::ApiError;
 
 /// A JSON body.
 pub struct ApiJson<T>(pub T);
 
-/// A JSON body that may be left out entirely, giving `T::default()`.
+/// A JSON body that may be left out entirely (or be `null`), giving `T::default()`.
 pub struct OptionalJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -44,7 +45,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
-        parse_json(&bytes).map(OptionalJson)
+        match parse_value(&bytes)? {
+            Value::Null => Ok(OptionalJson(T::default())),
+            value => from_value(value).map(OptionalJson),
+        }
     }
 }
 
@@ -77,25 +81,48 @@ async fn read_json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes
 
 /// Parses JSON, naming the field that is missing, unknown or of the wrong type.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = match serde_path_to_error::deserialize(&mut de) {
-        Ok(v) => v,
-        Err(err) => {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            return Err(match inner.classify() {
-                serde_json::error::Category::Data => field_error(&path, &inner.to_string()),
-                _ if bytes.iter().all(u8::is_ascii_whitespace) => ApiError::bad_request(
-                    "malformed_json",
-                    "The request body is empty; expected a JSON object.",
-                ),
-                _ => ApiError::bad_request("malformed_json", format!("JSON parse error - {inner}")),
-            });
-        }
-    };
-    de.end()
+    from_value(parse_value(bytes)?)
+}
+
+/// The JSON document of a body; anything but JSON is `malformed_json`. A float
+/// without a fraction (`7.0`) is read as the whole number it is, as DRF's
+/// `IntegerField` and JSON Schema's `integer` read it.
+fn parse_value(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "malformed_json",
+            "The request body is empty; expected a JSON object.",
+        ));
+    }
+    let mut value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("malformed_json", format!("JSON parse error - {e}")))?;
+    whole_numbers(&mut value);
     Ok(value)
+}
+
+fn whole_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) => {
+            // 2^63: the first float past i64::MAX.
+            let whole = n.as_f64().filter(|f| {
+                n.is_f64() && f.fract() == 0.0 && f.abs() < 9_223_372_036_854_775_808.0
+            });
+            if let Some(f) = whole {
+                *n = (f as i64).into();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(members) => members.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
+}
+
+/// Reads `T` from a JSON document, naming the field at fault.
+fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        field_error(&path, &err.into_inner().to_string())
+    })
 }
 
 /// A data error from serde, as `{field: [message]}` with status 400.
@@ -135,10 +162,7 @@ fn field_error(path: &str, message: &str) -> ApiError {
         };
         (field, capitalize(&message))
     };
-    let mut err = ApiError::fields([(field, text)]);
-    err.status = StatusCode::BAD_REQUEST;
-    err.code = "invalid_input";
-    err
+    ApiError::invalid_input(field, text)
 }
 
 fn capitalize(s: &str) -> String {

@@ -9,20 +9,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-/// `?page=` (from 1) and `?page_size=` (1 to 100, default 20).
-#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+/// `?page=` (1 to 1,000,000,000, default 1) and `?page_size=` (1 to 100, default 20).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    pub page: Option<u64>,
+    /// A page past the last one, or past 1,000,000,000, answers 404 "Invalid page.".
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1_000_000_000)]
+    pub page: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u64>,
 }
 
 impl PageParams {
-    pub fn request(self) -> Result<PageRequest, ApiError> {
-        let page = self.page.unwrap_or(1);
-        if page == 0 {
-            return Err(ApiError::field("page", "Pages are numbered from 1."));
-        }
+    /// The page asked for, checked before any query runs: a page number that is not
+    /// a whole number is 400, page 0 or a size out of range 422, and a page beyond
+    /// [`PageRequest::MAX_PAGE`] (however large) 404, as a page past the end is.
+    pub fn request(&self) -> Result<PageRequest, ApiError> {
+        let page = match self.page.as_deref() {
+            None => 1,
+            Some(raw) if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) => {
+                return Err(ApiError::invalid_input(
+                    "page",
+                    "A valid integer is required.",
+                ));
+            }
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(0) => return Err(ApiError::field("page", "Pages are numbered from 1.")),
+                Ok(n) if n <= PageRequest::MAX_PAGE => n,
+                _ => return Err(invalid_page()),
+            },
+        };
         let page_size = self.page_size.unwrap_or(PageRequest::DEFAULT_SIZE);
         if !(1..=PageRequest::MAX_SIZE).contains(&page_size) {
             return Err(ApiError::field(
@@ -32,6 +48,11 @@ impl PageParams {
         }
         Ok(PageRequest { page, page_size })
     }
+}
+
+/// DRF's answer to a page that does not exist.
+fn invalid_page() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Invalid page.")
 }
 
 /// One page of a list.
@@ -107,11 +128,7 @@ impl RequestUrl {
     ) -> Result<Paginated<T>, ApiError> {
         let pages = page.count.div_ceil(req.page_size).max(1);
         if req.page > pages {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "Invalid page.",
-            ));
+            return Err(invalid_page());
         }
         Ok(Paginated {
             count: page.count,

@@ -1,8 +1,37 @@
 //! Collecting field errors, so a client learns about every bad field at once.
+//!
+//! A body is parsed in two steps. Its shape — JSON, an object, no unknown or missing
+//! fields, each value of the right JSON type — is checked while it is read, and the
+//! first fault answers 400 `invalid_input`. Values of the right type are then
+//! judged field by field, and every refusal is listed in one 422: the handler's own
+//! checks, and the fields read as [`Checked`], whose type refuses the value (a
+//! choice that does not exist, a priority out of range).
 
 use ai_video_shared::domain::Invalid;
+use serde::de::{Deserialize, DeserializeOwned, Deserializer, Error as _};
 
 use crate::error::ApiError;
+
+/// A body field whose domain type refuses some values of the right JSON type:
+/// the refusal is kept, for [`FieldErrors::take`] to list with the others, instead
+/// of ending the parse. A value of the wrong JSON type is still refused at once.
+#[derive(Debug)]
+pub enum Checked<T> {
+    Valid(T),
+    Refused(String),
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        match T::deserialize(&value) {
+            Ok(v) => Ok(Checked::Valid(v)),
+            // serde's own wording for a value of the wrong JSON type.
+            Err(e) if e.to_string().starts_with("invalid type") => Err(D::Error::custom(e)),
+            Err(e) => Ok(Checked::Refused(e.to_string())),
+        }
+    }
+}
 
 #[derive(Default)]
 pub struct FieldErrors(Vec<(String, String)>);
@@ -18,6 +47,17 @@ impl FieldErrors {
             Ok(v) => Some(v),
             Err(e) => {
                 self.add(field, sentence(&e.0));
+                None
+            }
+        }
+    }
+
+    /// The value of a [`Checked`] field, or why it was refused.
+    pub fn take<T>(&mut self, field: &str, value: Checked<T>) -> Option<T> {
+        match value {
+            Checked::Valid(v) => Some(v),
+            Checked::Refused(message) => {
+                self.add(field, sentence(&message));
                 None
             }
         }
@@ -63,4 +103,87 @@ pub fn sentence(s: &str) -> String {
         out.push('.');
     }
     out
+}
+
+/// The characters [`FieldErrors::text`] refuses, as a regular-expression class:
+/// control characters other than tab, newline and carriage return.
+const CONTROL: &str = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F";
+/// Control characters and whitespace (Unicode's `White_Space`, which `trim` removes).
+const CONTROL_OR_SPACE: &str =
+    r"\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// The schema of a string that [`FieldErrors::text`] accepts.
+fn text_schema(max: usize, required: bool, nullable: bool) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let pattern = if required {
+        format!("^[^{CONTROL}]*[^{CONTROL_OR_SPACE}][^{CONTROL}]*$")
+    } else {
+        format!("^[^{CONTROL}]*$")
+    };
+    let schema_type = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::new(Type::String)
+    };
+    ObjectBuilder::new()
+        .schema_type(schema_type)
+        .min_length(required.then_some(1))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+        .build()
+}
+
+/// Schema of a string of at most `MAX` characters, no control characters.
+pub fn text<const MAX: usize>() -> utoipa::openapi::schema::Object {
+    text_schema(MAX, false, false)
+}
+
+/// As [`text`], or null.
+pub fn text_or_null<const MAX: usize>() -> utoipa::openapi::schema::Object {
+    text_schema(MAX, false, true)
+}
+
+/// As [`text`], and not blank.
+pub fn nonblank<const MAX: usize>() -> utoipa::openapi::schema::Object {
+    text_schema(MAX, true, false)
+}
+
+/// As [`nonblank`], or null.
+pub fn nonblank_or_null<const MAX: usize>() -> utoipa::openapi::schema::Object {
+    text_schema(MAX, true, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Strings around every character up to U+3100 (all the control and space
+    /// characters there are), alone, after a letter and before a space.
+    fn samples() -> Vec<String> {
+        let mut all: Vec<String> = ["", " ", "ok", "\n\t\r", "a\nb"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        for c in (0..0x3100).filter_map(char::from_u32) {
+            all.extend([c.to_string(), format!("a{c}"), format!("{c} ")]);
+        }
+        all
+    }
+
+    #[test]
+    fn the_documented_patterns_accept_what_the_checks_accept() {
+        for required in [false, true] {
+            let schema = text_schema(100, required, false);
+            let pattern = regex::Regex::new(schema.pattern.as_deref().unwrap()).unwrap();
+            for s in samples() {
+                let mut errors = FieldErrors::default();
+                errors.text("f", &s, 100, required);
+                assert_eq!(
+                    pattern.is_match(&s),
+                    errors.0.is_empty(),
+                    "{s:?} (required: {required})"
+                );
+            }
+        }
+    }
 }

@@ -57,10 +57,34 @@ async fn story_bodies(app: &TestApp) {
     );
     let r = post(r#"{"title": "x", "duration_seconds": 7, "aspect_ratio": "5:5"}"#).await;
     let msg = r
-        .assert_problem(400, "invalid_input")
+        .assert_problem(422, "validation_error")
         .field_errors("aspect_ratio")
         .join(" ");
     assert!(msg.contains("16:9"), "lists the valid choices: {msg}");
+    let r = post(r#"{"title": "x", "duration_seconds": 7, "aspect_ratio": 16}"#).await;
+    assert!(
+        !r.assert_problem(400, "invalid_input")
+            .field_errors("aspect_ratio")
+            .is_empty(),
+        "a choice of the wrong type is malformed"
+    );
+    // Every bad value of a well-formed body is named in one answer.
+    let r = post(
+        r#"{"title": " ", "duration_seconds": 0, "aspect_ratio": "2:1",
+            "image_provider": "midjourney", "video_provider": "stability_ai", "style": "a\u0007"}"#,
+    )
+    .await;
+    r.assert_problem(422, "validation_error");
+    for field in [
+        "title",
+        "duration_seconds",
+        "aspect_ratio",
+        "image_provider",
+        "video_provider",
+        "style",
+    ] {
+        assert_eq!(r.field_errors(field).len(), 1, "{field}: {}", r.text);
+    }
 
     for (duration, why) in [
         (0, "zero"),
@@ -194,6 +218,40 @@ async fn ids_and_queries(app: &TestApp) {
         .assert_problem(404, "not_found");
 }
 
+/// Page numbers whose offset would overflow, or past the documented maximum, are
+/// answered 404 "Invalid page." before any query runs; the server keeps serving.
+async fn page_overflow(app: &TestApp) {
+    let alice = app.tokens.user("alice");
+    let story = app.create_story(&alice, "Paged", 7).await;
+    let story = story["id"].as_str().unwrap();
+    for list in [
+        "stories/".to_string(),
+        "scenes/".into(),
+        "jobs/".into(),
+        format!("stories/{story}/transitions/"),
+    ] {
+        for query in [
+            "page=9223372036854775809",
+            "page=4611686018427387904&page_size=4",
+            "page=18446744073709551615",
+            "page=18446744073709551616",
+            "page=99999999999999999999999999&page_size=100",
+            "page=1000000001",
+            "page=1000000000&page_size=100",
+        ] {
+            let r = app.get(&format!("{list}?{query}"), &alice).await;
+            r.assert_problem(404, "not_found");
+            assert_eq!(r.body["detail"], "Invalid page.", "{list}?{query}");
+        }
+        app.get(&list, &alice).await.assert_status(200);
+    }
+    let admin = app.tokens.admin("ops");
+    app.get("providers/?page=18446744073709551615", &admin)
+        .await
+        .assert_problem(404, "not_found");
+    app.get("providers/", &admin).await.assert_status(200);
+}
+
 async fn scenes_and_transitions(app: &TestApp) {
     let alice = app.tokens.user("alice");
     let (story, scenes) = app.story_with_scenes(&alice, 3).await;
@@ -226,10 +284,18 @@ async fn scenes_and_transitions(app: &TestApp) {
     )
     .await;
     assert!(
-        !r.assert_problem(422, "validation_error")
+        !r.assert_problem(409, "position_taken")
             .field_errors("scenes[1].position")
             .is_empty(),
-        "{}",
+        "two scenes of one request ask for one position: {}",
+        r.text
+    );
+    let r = bulk(json!([{"position": 5, "duration_seconds": 5, "prompt": {"text": "a"}}])).await;
+    assert!(
+        !r.assert_problem(409, "position_out_of_range")
+            .field_errors("scenes[0].position")
+            .is_empty(),
+        "past the story's end: {}",
         r.text
     );
     bulk(json!([{"position": 2, "duration_seconds": 5, "prompt": {"text": "a"}}]))
@@ -265,7 +331,7 @@ async fn scenes_and_transitions(app: &TestApp) {
     let reorder = |body: serde_json::Value| app.post(&reorder_path, &alice, body);
     let r = reorder(json!({"positions": [{"scene_id": scenes[0], "position": 1}, {"scene_id": scenes[1], "position": 1}]})).await;
     assert!(
-        !r.assert_problem(422, "validation_error")
+        !r.assert_problem(409, "position_taken")
             .field_errors("positions[1].position")
             .is_empty(),
         "{}",
@@ -273,7 +339,7 @@ async fn scenes_and_transitions(app: &TestApp) {
     );
     let r = reorder(json!({"positions": [{"scene_id": scenes[0], "position": 1}, {"scene_id": scenes[0], "position": 2}]})).await;
     assert!(
-        !r.assert_problem(422, "validation_error")
+        !r.assert_problem(409, "scene_repeated")
             .field_errors("positions[1].scene_id")
             .is_empty(),
         "{}",
@@ -287,7 +353,7 @@ async fn scenes_and_transitions(app: &TestApp) {
     );
     let r = reorder(json!({"position": 4})).await;
     assert!(
-        !r.assert_problem(422, "validation_error")
+        !r.assert_problem(409, "position_out_of_range")
             .field_errors("position")
             .is_empty()
     );
@@ -300,7 +366,7 @@ async fn scenes_and_transitions(app: &TestApp) {
     let foreign = uuid::Uuid::new_v4();
     let r = reorder(json!({"positions": [{"scene_id": foreign, "position": 1}]})).await;
     assert!(
-        !r.assert_problem(422, "validation_error")
+        !r.assert_problem(409, "scene_not_in_story")
             .field_errors("positions[0].scene_id")
             .is_empty()
     );
@@ -317,21 +383,54 @@ async fn scenes_and_transitions(app: &TestApp) {
         "refused reorders change nothing"
     );
 
-    let path = format!("stories/{story}/transition/");
-    let r = app.post(&path, &alice, json!({"to": "done"})).await;
-    assert!(
-        !r.assert_problem(400, "invalid_input")
-            .field_errors("to")
-            .is_empty()
-    );
     let r = app
-        .post(&path, &alice, json!({"to": "planning", "priority": 0}))
+        .patch(
+            &format!("stories/{story}/"),
+            &alice,
+            json!({"aspect_ratio": "2:1", "duration_seconds": 601, "video_provider": "sora"}),
+        )
         .await;
+    r.assert_problem(422, "validation_error");
+    for field in ["aspect_ratio", "duration_seconds", "video_provider"] {
+        assert_eq!(r.field_errors(field).len(), 1, "{field}: {}", r.text);
+    }
+
+    let path = format!("stories/{story}/transition/");
+    let r = app
+        .post(
+            &path,
+            &alice,
+            json!({"to": "done", "priority": 7.5, "reason": "\u{0}"}),
+        )
+        .await;
+    r.assert_problem(422, "validation_error");
+    for field in ["to", "priority", "reason"] {
+        assert_eq!(r.field_errors(field).len(), 1, "{field}: {}", r.text);
+    }
     assert!(
-        !r.assert_problem(422, "validation_error")
-            .field_errors("priority")
-            .is_empty()
+        r.field_errors("priority")[0].contains("whole number"),
+        "{}",
+        r.text
     );
+    for priority in [json!(0), json!(11), json!(10.5)] {
+        let r = app
+            .post(
+                &path,
+                &alice,
+                json!({"to": "planning", "priority": priority}),
+            )
+            .await;
+        assert!(
+            !r.assert_problem(422, "validation_error")
+                .field_errors("priority")
+                .is_empty(),
+            "{priority}"
+        );
+    }
+    let r = app
+        .post(&path, &alice, json!({"to": "planning", "priority": "7"}))
+        .await;
+    r.assert_problem(400, "invalid_input");
     let r = app
         .post(
             &path,
@@ -427,6 +526,11 @@ async fn bad_ids_and_queries_on_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_overflow_is_404_on_postgres() {
+    page_overflow(&TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_scenes_and_transitions_on_postgres() {
     scenes_and_transitions(&TestApp::spawn().await).await;
 }
@@ -443,4 +547,5 @@ async fn bad_input_smoke_on_sqlite() {
     ids_and_queries(&app).await;
     scenes_and_transitions(&app).await;
     korean_round_trip(&app).await;
+    page_overflow(&app).await;
 }

@@ -4,6 +4,12 @@
 use ai_video_tests::TestApp;
 use serde_json::Value;
 
+/// The OpenAPI document the API serves.
+async fn openapi(app: &TestApp) -> Value {
+    let r = app.client.get(app.url("/api/ai-video/openapi.json")).send();
+    r.await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swagger_ui_lists_every_endpoint() {
     let app = TestApp::spawn().await;
@@ -34,15 +40,7 @@ async fn swagger_ui_lists_every_endpoint() {
         assert_eq!(r.status(), 200, "{asset} is served by the API, not a CDN");
     }
 
-    let doc: Value = app
-        .client
-        .get(app.url("/api/ai-video/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = openapi(&app).await;
     let expected = [
         ("get", "stories/"),
         ("post", "stories/"),
@@ -139,5 +137,116 @@ async fn probes_answer() {
     assert!(
         r.headers().contains_key("x-request-id"),
         "every response carries a request id"
+    );
+}
+
+/// The document says what the server does: errors are problem+json, the limits the
+/// server enforces are in the schemas, and the probes need no token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_states_errors_limits_and_security() {
+    let app = TestApp::spawn().await;
+    let doc = openapi(&app).await;
+    let resolve = |r: &Value| -> Value {
+        match r["$ref"].as_str() {
+            Some(name) => {
+                let name = name.trim_start_matches("#/components/responses/");
+                doc["components"]["responses"][name].clone()
+            }
+            None => r.clone(),
+        }
+    };
+    let unsecured = ["/healthz", "/readyz", "/api/ai-video/webhooks/replicate/"];
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                let response = resolve(response);
+                if status.as_str() >= "400" && path != "/readyz" {
+                    let content = response["content"].as_object().unwrap();
+                    assert_eq!(
+                        content.keys().collect::<Vec<_>>(),
+                        ["application/problem+json"],
+                        "{method} {path} {status}"
+                    );
+                    assert_eq!(
+                        content["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem"
+                    );
+                }
+            }
+            if unsecured.contains(&path.as_str()) {
+                assert_eq!(op["security"], serde_json::json!([]), "{method} {path}");
+            } else {
+                assert!(op.get("security").is_none(), "{method} {path}");
+                assert!(responses.contains_key("401"), "{method} {path}");
+            }
+            if path.contains("{id}") {
+                assert!(responses.contains_key("404"), "{method} {path}");
+            }
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "422"] {
+                    assert!(responses.contains_key(status), "{method} {path} {status}");
+                }
+            }
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            if let Some(page) = params.iter().find(|p| p["name"] == "page") {
+                assert_eq!(page["schema"]["minimum"], 1, "{method} {path}");
+                assert_eq!(page["schema"]["maximum"], 1_000_000_000u64);
+                let size = params.iter().find(|p| p["name"] == "page_size").unwrap();
+                assert_eq!(
+                    (&size["schema"]["minimum"], &size["schema"]["maximum"]),
+                    (&serde_json::json!(1), &serde_json::json!(100))
+                );
+                for status in ["400", "404", "422"] {
+                    assert!(responses.contains_key(status), "{method} {path} {status}");
+                }
+            }
+        }
+    }
+    for list in [
+        "stories/",
+        "scenes/",
+        "jobs/",
+        "stories/{id}/transitions/",
+        "providers/",
+    ] {
+        let op = &doc["paths"][format!("/api/ai-video/{list}")]["get"];
+        let body = &op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+        assert!(
+            body.as_str().unwrap().contains("Paginated_"),
+            "{list} answers a page: {body}"
+        );
+    }
+
+    let schemas = &doc["components"]["schemas"];
+    let story = &schemas["StoryIn"]["properties"];
+    assert_eq!(story["title"]["minLength"], 1);
+    assert_eq!(story["title"]["maxLength"], 200);
+    assert!(
+        story["title"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("\\u0000")
+    );
+    assert_eq!(story["duration_seconds"]["maximum"], 600);
+    assert_eq!(
+        schemas["VideoProvider"]["enum"],
+        serde_json::json!(["runway_ml", "replicate", "local"])
+    );
+    assert_eq!(schemas["StoryIn"]["additionalProperties"], false);
+    let scenes = &schemas["BulkCreateIn"]["properties"]["scenes"];
+    assert_eq!(
+        (&scenes["minItems"], &scenes["maxItems"]),
+        (&1.into(), &200.into())
+    );
+    assert_eq!(schemas["PromptIn"]["properties"]["text"]["maxLength"], 2000);
+    assert_eq!(
+        schemas["TransitionIn"]["properties"]["priority"]["maximum"],
+        10
+    );
+    assert!(
+        schemas["ReorderIn"]["oneOf"]
+            .as_array()
+            .is_some_and(|f| f.len() == 2)
     );
 }

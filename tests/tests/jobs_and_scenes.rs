@@ -160,8 +160,7 @@ async fn cancel_then_retry_planning() {
     let log = app
         .get(&format!("stories/{story}/transitions/"), &alice)
         .await;
-    let moves: Vec<String> = log
-        .body
+    let moves: Vec<String> = log.body["results"]
         .as_array()
         .unwrap()
         .iter()
@@ -342,4 +341,106 @@ async fn lists_paginate_like_drf() {
     assert_eq!(archived.body["results"][0]["id"], first);
     let drafts = app.get("stories/?status=draft", &alice).await;
     assert_eq!(drafts.body["count"], 22);
+
+    // The transition log is a page too, oldest first.
+    let second = r.body["results"][1]["id"].as_str().unwrap();
+    for to in ["planning", "draft", "archived"] {
+        app.post(
+            &format!("stories/{second}/transition/"),
+            &alice,
+            json!({"to": to}),
+        )
+        .await
+        .assert_status(200);
+    }
+    let log = app
+        .get(
+            &format!("stories/{second}/transitions/?page_size=2"),
+            &alice,
+        )
+        .await;
+    assert_eq!(log.body["count"], 3, "{}", log.text);
+    assert_eq!(log.body["results"][0]["to_status"], "planning");
+    assert_eq!(log.body["results"][1]["to_status"], "draft");
+    assert_eq!(log.body["previous"], Value::Null);
+    assert!(
+        log.body["next"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("stories/{second}/transitions/?page_size=2&page=2"))
+    );
+    let last = app
+        .get(
+            &format!("stories/{second}/transitions/?page_size=2&page=2"),
+            &alice,
+        )
+        .await;
+    assert_eq!(last.body["results"][0]["to_status"], "archived");
+    assert_eq!(last.body["next"], Value::Null);
+    app.get(
+        &format!("stories/{second}/transitions/?page=3&page_size=2"),
+        &alice,
+    )
+    .await
+    .assert_problem(404, "not_found");
+}
+
+/// A float without a fraction is the whole number it names, as DRF's
+/// `IntegerField` reads it; jobs that are not scene jobs say `"scene": null`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_number_floats_are_integers() {
+    let app = TestApp::spawn().await;
+    let alice = app.tokens.user("alice");
+    let r = app
+        .post(
+            "stories/",
+            &alice,
+            json!({"title": "Floats", "duration_seconds": 14.0}),
+        )
+        .await;
+    r.assert_status(201);
+    assert_eq!(r.body["duration_seconds"], 14);
+    let story = r.body["id"].as_str().unwrap();
+    let r = app
+        .post(
+            "scenes/bulk_create/",
+            &alice,
+            json!({"story": story, "scenes": [{"duration_seconds": 7.0, "position": 1.0,
+                "prompt": {"text": "a", "seed": 3.0}}]}),
+        )
+        .await;
+    r.assert_status(201);
+    assert_eq!(r.body["results"][0]["prompt"]["seed"], 3);
+    let r = app
+        .post(
+            &format!("stories/{story}/transition/"),
+            &alice,
+            json!({"to": "planning", "priority": 7.0}),
+        )
+        .await;
+    r.assert_status(200);
+    let job = &r.body["job"];
+    assert_eq!(job["priority"], 7);
+    assert!(
+        job.as_object().unwrap().contains_key("scene") && job["scene"].is_null(),
+        "{job}"
+    );
+    let queued = app
+        .queued_job(job["queue_id"].as_str().unwrap(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let opts: Value = serde_json::from_str(&queued["opts"]).unwrap();
+    assert_eq!(opts["priority"], 7, "{opts}");
+
+    let (planned, _) = app.planned_story(&alice, 2, 7).await;
+    let r = app
+        .post(
+            &format!("stories/{planned}/generate_preview/"),
+            &alice,
+            json!({"priority": 2.0}),
+        )
+        .await;
+    r.assert_status(202);
+    assert_eq!(r.body["job"]["priority"], 2);
+    assert!(r.body["job"]["scene"].is_null());
 }

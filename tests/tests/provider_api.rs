@@ -16,14 +16,26 @@ async fn admins_manage_provider_configs_and_others_cannot() {
 
     let list = app.get("providers/", &admin).await;
     list.assert_status(200);
-    let names: Vec<&str> = list
-        .body
+    let names: Vec<&str> = list.body["results"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["provider"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["local", "replicate", "runway_ml", "stability_ai"]);
+    assert_eq!(list.body["count"], 4, "a DRF page: {}", list.text);
+    assert_eq!(list.body["next"], serde_json::Value::Null);
+    let page = app.get("providers/?page=2&page_size=3", &admin).await;
+    assert_eq!(page.body["results"][0]["provider"], "stability_ai");
+    assert!(
+        page.body["previous"]
+            .as_str()
+            .unwrap()
+            .ends_with("providers/?page_size=3")
+    );
+    app.get("providers/?page=3&page_size=3", &admin)
+        .await
+        .assert_problem(404, "not_found");
     let stability = app.get("providers/stability_ai/", &admin).await;
     assert_eq!(stability.body["rate_limit_per_minute"], 60);
     assert_eq!(stability.body["rate_limit_per_hour"], 1000);
@@ -119,6 +131,34 @@ async fn admins_manage_provider_configs_and_others_cannot() {
         )
         .await;
     r.assert_problem(400, "invalid_input");
+    // Every bad value at once; prices are plain decimal strings; NUL cannot be stored.
+    let r = app
+        .patch(
+            "providers/replicate/",
+            &admin,
+            json!({"cost_per_image": "1e3", "cost_per_second_video": "0.00001",
+                "rate_limit_per_minute": 1_000_001, "settings": {"model": "a\u{0}b"}}),
+        )
+        .await;
+    r.assert_problem(422, "validation_error");
+    for field in [
+        "cost_per_image",
+        "cost_per_second_video",
+        "rate_limit_per_minute",
+        "settings",
+    ] {
+        assert_eq!(r.field_errors(field).len(), 1, "{field}: {}", r.text);
+    }
+    let r = app
+        .patch(
+            "providers/replicate/",
+            &admin,
+            json!({"cost_per_image": "1000000", "rate_limit_per_hour": 60.0}),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["cost_per_image"], "1000000.0000");
+    assert_eq!(r.body["rate_limit_per_hour"], 60);
     let after = app.get("providers/replicate/", &admin).await;
     assert!(
         after.body["settings"].get("api_token").is_none(),

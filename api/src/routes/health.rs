@@ -37,7 +37,8 @@ pub struct Checks {
 }
 
 /// Liveness: answers as long as the process serves requests.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = HealthOut)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", security(),
+    responses((status = 200, body = HealthOut)))]
 pub async fn healthz() -> Json<HealthOut> {
     Json(HealthOut {
         status: "ok",
@@ -46,7 +47,7 @@ pub async fn healthz() -> Json<HealthOut> {
 }
 
 /// Readiness: the database, Redis and the media storage answer within a second.
-#[utoipa::path(get, path = "/readyz", tag = "health",
+#[utoipa::path(get, path = "/readyz", tag = "health", security(),
     responses((status = 200, body = HealthOut), (status = 503, body = HealthOut)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
     let limit = Duration::from_secs(1);

@@ -14,9 +14,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::problems;
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::pagination::{PageParams, Paginated, RequestUrl};
 
@@ -106,7 +107,8 @@ pub struct JobQuery {
 
 /// List the viewer's jobs (admins: everyone's), newest first.
 #[utoipa::path(get, path = "/jobs/", tag = "jobs", params(JobQuery, PageParams),
-    responses((status = 200, body = Paginated<JobOut>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Paginated<JobOut>), problems::Auth, problems::Query,
+        problems::Page))]
 pub async fn list_jobs(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -126,7 +128,7 @@ pub async fn list_jobs(
 
 /// One job.
 #[utoipa::path(get, path = "/jobs/{id}/", tag = "jobs", params(("id" = Uuid, Path)),
-    responses((status = 200, body = JobOut), (status = 404, body = Problem)))]
+    responses((status = 200, body = JobOut), problems::Auth, problems::Lookup))]
 pub async fn get_job(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -137,7 +139,7 @@ pub async fn get_job(
 
 /// Run a failed or cancelled job again, as a new job.
 #[utoipa::path(post, path = "/jobs/{id}/retry/", tag = "jobs", params(("id" = Uuid, Path)),
-    responses((status = 202, body = JobOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 202, body = JobOut), problems::Auth, problems::Lookup, problems::State))]
 pub async fn retry_job(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -153,7 +155,7 @@ pub async fn retry_job(
 /// render); a cancelled job never starts. Cancelling planning returns the story to
 /// draft.
 #[utoipa::path(post, path = "/jobs/{id}/cancel/", tag = "jobs", params(("id" = Uuid, Path)),
-    responses((status = 200, body = JobOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = JobOut), problems::Auth, problems::Lookup, problems::State))]
 pub async fn cancel_job(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -175,7 +177,7 @@ pub struct StatisticsQuery {
 /// Success rate, generation time, queue wait and cost, overall, per kind and per
 /// provider.
 #[utoipa::path(get, path = "/jobs/statistics/", tag = "jobs", params(StatisticsQuery),
-    responses((status = 200, body = JobStatistics), (status = 401, body = Problem)))]
+    responses((status = 200, body = JobStatistics), problems::Auth, problems::Query))]
 pub async fn job_statistics(
     State(state): State<AppState>,
     Auth(viewer): Auth,

@@ -8,6 +8,7 @@
 pub mod health;
 pub mod jobs;
 mod media;
+pub mod problems;
 pub mod providers;
 pub mod scenes;
 pub mod stories;
@@ -16,6 +17,7 @@ mod webhooks;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{StatusCode, Uri};
+use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -32,10 +34,18 @@ pub const PREFIX: &str = "/api/ai-video";
     info(
         title = "ai-video",
         description = "Turns a written story into a rendered video with generative AI. \
-            Authenticate with `Authorization: Bearer <JWT>`; errors are problem+json.",
+            Authenticate with `Authorization: Bearer <JWT>`; errors are \
+            `application/problem+json`.",
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
+    components(
+        schemas(crate::error::Problem, providers::SettingValue),
+        responses(problems::BadRequest, problems::Unauthorized, problems::Forbidden,
+            problems::NotFound, problems::Conflict, problems::PayloadTooLarge,
+            problems::UnsupportedMediaType, problems::UnprocessableEntity,
+            problems::ServiceUnavailable),
+    ),
     tags(
         (name = "stories", description = "Stories and their state machine"),
         (name = "scenes", description = "Scenes of a story"),
@@ -82,14 +92,21 @@ pub fn router(state: AppState) -> Router {
     let (routes, openapi) = api();
     let docs =
         SwaggerUi::new(format!("{PREFIX}/docs")).url(format!("{PREFIX}/openapi.json"), openapi);
-    routes
+    let routes = routes
         .merge(docs)
         .route("/media/{*key}", axum::routing::get(media::get_media))
         .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    guarded(routes).with_state(state)
+}
+
+/// The middleware of every route: a panic becomes the opaque 500 (logged in the
+/// request's span), and the request metrics around it count that 500 like any other.
+pub fn guarded<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    routes
+        .layer(CatchPanicLayer::custom(crate::error::panicked))
         .layer(axum::middleware::from_fn(crate::metrics::track))
-        .with_state(state)
 }
 
 async fn not_found(uri: Uri) -> ApiError {
@@ -125,4 +142,67 @@ pub fn add_trailing_slash(mut req: Request) -> Request {
         }
     }
     req
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// One HTTP/1.1 request on a new connection; the whole response as text.
+    async fn fetch(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        conn.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
+    async fn boom() -> &'static str {
+        panic!("secret detail")
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_counted_opaque_500_and_the_server_keeps_serving() {
+        crate::metrics::init();
+        let app = guarded(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/ok", get(|| async { "fine" })),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let response = fetch(addr, "/boom").await;
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 500"), "{response}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/problem+json"),
+            "{head}"
+        );
+        let problem: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(problem["code"], "internal_error");
+        assert_eq!(problem["detail"], ApiError::internal().detail);
+        assert!(!body.contains("secret detail"), "{body}");
+
+        for _ in 0..2 {
+            let response = fetch(addr, "/ok").await;
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+            assert!(response.ends_with("fine"), "{response}");
+        }
+        let metrics = ai_video_shared::telemetry::prometheus().render();
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(crate::metrics::HTTP_REQUESTS)
+                    && l.contains("route=\"/boom\"")
+                    && l.contains("status=\"500\"")),
+            "{metrics}"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! come from the environment of the workers.
 
 use ai_video_shared::db::entities::provider_config;
-use ai_video_shared::domain::Provider;
+use ai_video_shared::domain::{Provider, ProviderRates};
 use ai_video_shared::store::providers::{self, ProviderPatch};
 use axum::Json;
 use axum::extract::State;
@@ -14,10 +14,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::problems;
 use crate::AppState;
 use crate::auth::Admin;
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::pagination::{PageParams, Paginated, RequestUrl};
 use crate::validate::FieldErrors;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -63,36 +65,116 @@ impl From<provider_config::Model> for ProviderOut {
 #[serde(deny_unknown_fields)]
 pub struct ProviderPatchIn {
     pub is_active: Option<bool>,
-    #[schema(value_type = Option<u32>)]
+    /// 0 (no limit) to 1,000,000.
+    #[schema(value_type = Option<u32>, minimum = 0, maximum = 1000000)]
     pub rate_limit_per_minute: Option<i64>,
-    #[schema(value_type = Option<u32>)]
+    /// 0 (no limit) to 1,000,000.
+    #[schema(value_type = Option<u32>, minimum = 0, maximum = 1000000)]
     pub rate_limit_per_hour: Option<i64>,
-    /// A decimal string such as `"0.0200"`.
-    #[schema(value_type = Option<String>)]
-    pub cost_per_image: Option<Decimal>,
-    #[schema(value_type = Option<String>)]
-    pub cost_per_second_video: Option<Decimal>,
-    /// Replaces the settings object as a whole.
+    /// A decimal string such as `"0.0200"`: at most 1,000,000, at most four places.
+    #[schema(value_type = Option<String>, pattern = r"^(?:(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?|1000000(?:\.0{1,4})?)$")]
+    pub cost_per_image: Option<String>,
+    /// As `cost_per_image`.
+    #[schema(value_type = Option<String>, pattern = r"^(?:(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?|1000000(?:\.0{1,4})?)$")]
+    pub cost_per_second_video: Option<String>,
+    /// Replaces the settings object as a whole. No key may name a secret: keys come
+    /// from the environment.
+    #[schema(schema_with = settings_schema)]
     pub settings: Option<serde_json::Value>,
 }
 
 /// Words that mark a setting as a secret, which belongs in the environment.
 const SECRET_WORDS: [&str; 4] = ["key", "token", "secret", "password"];
 
-/// Every provider's configuration (admins only).
-#[utoipa::path(get, path = "/providers/", tag = "providers",
-    responses((status = 200, body = Vec<ProviderOut>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+/// Whether a string or key anywhere in `value` holds a NUL character, which the
+/// database cannot store.
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+/// A string without NUL.
+const NO_NUL: &str = r"^[^\u0000]*$";
+
+/// An object (or null) none of whose keys contains a [`SECRET_WORDS`] word, in
+/// any ASCII case, and no NUL anywhere.
+fn settings_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let words: Vec<String> = SECRET_WORDS
+        .iter()
+        .map(|w| {
+            w.chars()
+                .map(|c| format!("[{c}{}]", c.to_ascii_uppercase()))
+                .collect()
+        })
+        .collect();
+    let names = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!(
+            r"^(?![\s\S]*(?:{}))[^\u0000]*$",
+            words.join("|")
+        )));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .property_names(Some(names))
+        .additional_properties(Some(utoipa::openapi::Ref::from_schema_name(
+            SettingValue::name(),
+        )))
+        .build()
+}
+
+/// A value inside `settings`: any JSON without NUL in its strings and keys.
+pub struct SettingValue;
+
+impl utoipa::PartialSchema for SettingValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::Ref;
+        use utoipa::openapi::schema::{
+            AnyOfBuilder, ArrayBuilder, ObjectBuilder, SchemaType, Type,
+        };
+        let itself = || Ref::from_schema_name(SettingValue::name());
+        let text = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(NO_NUL))
+        };
+        AnyOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(SchemaType::from_iter([
+                Type::Null,
+                Type::Boolean,
+                Type::Number,
+            ])))
+            .item(text())
+            .item(ArrayBuilder::new().items(itself()))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property_names(Some(text()))
+                    .additional_properties(Some(itself())),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for SettingValue {}
+
+/// Every provider's configuration, by name (admins only).
+#[utoipa::path(get, path = "/providers/", tag = "providers", params(PageParams),
+    responses((status = 200, body = Paginated<ProviderOut>), problems::Admin, problems::Query,
+        problems::Page))]
 pub async fn list_providers(
     State(state): State<AppState>,
     Admin(_admin): Admin,
-) -> ApiResult<Json<Vec<ProviderOut>>> {
-    Ok(Json(
-        providers::list(&state.db)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    url: RequestUrl,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<Paginated<ProviderOut>>> {
+    let req = page.request()?;
+    let list = providers::list(&state.db, req).await?;
+    Ok(Json(url.paginate(req, list, ProviderOut::from)?))
 }
 
 fn parse_provider(name: &str) -> ApiResult<Provider> {
@@ -101,7 +183,7 @@ fn parse_provider(name: &str) -> ApiResult<Provider> {
 
 /// One provider's configuration (admins only).
 #[utoipa::path(get, path = "/providers/{provider}/", tag = "providers", params(("provider" = Provider, Path)),
-    responses((status = 200, body = ProviderOut), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = ProviderOut), problems::Admin, problems::Lookup))]
 pub async fn get_provider(
     State(state): State<AppState>,
     Admin(_admin): Admin,
@@ -117,8 +199,8 @@ pub async fn get_provider(
 /// Switch a provider on or off, change its limits, unit costs or settings (admins only).
 #[utoipa::path(patch, path = "/providers/{provider}/", tag = "providers", params(("provider" = Provider, Path)),
     request_body = ProviderPatchIn,
-    responses((status = 200, body = ProviderOut), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 422, body = Problem)))]
+    responses((status = 200, body = ProviderOut), problems::Admin, problems::Lookup,
+        problems::Body))]
 pub async fn patch_provider(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -147,19 +229,14 @@ pub async fn patch_provider(
         "rate_limit_per_hour",
         input.rate_limit_per_hour,
     );
-    for (field, cost) in [
-        ("cost_per_image", input.cost_per_image),
-        ("cost_per_second_video", input.cost_per_second_video),
-    ] {
-        if cost
-            .is_some_and(|c| c.is_sign_negative() || c > Decimal::from(1_000_000) || c.scale() > 4)
-        {
-            errors.add(
-                field,
-                "Must be a non-negative amount with at most 4 decimal places.",
-            );
-        }
-    }
+    let mut price = |field: &str, value: Option<&str>| {
+        value.and_then(|v| errors.check(field, ProviderRates::parse_price(v)))
+    };
+    let cost_per_image = price("cost_per_image", input.cost_per_image.as_deref());
+    let cost_per_second_video = price(
+        "cost_per_second_video",
+        input.cost_per_second_video.as_deref(),
+    );
     if let Some(settings) = &input.settings {
         match settings.as_object() {
             None => errors.add("settings", "Must be a JSON object."),
@@ -175,6 +252,12 @@ pub async fn patch_provider(
                         );
                     }
                 }
+                if has_nul(settings) {
+                    errors.add(
+                        "settings",
+                        "Text in settings may not contain NUL characters.",
+                    );
+                }
             }
         }
     }
@@ -183,11 +266,60 @@ pub async fn patch_provider(
         is_active: input.is_active,
         rate_limit_per_minute: per_minute,
         rate_limit_per_hour: per_hour,
-        cost_per_image: input.cost_per_image,
-        cost_per_second_video: input.cost_per_second_video,
+        cost_per_image,
+        cost_per_second_video,
         settings: input.settings,
     };
     let updated = providers::update(&state.db, provider, patch).await?;
     tracing::info!(provider = %provider, admin = %admin.user_id, "provider configuration changed");
     Ok(Json(updated.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(field: &str) -> regex::Regex {
+        let schema = <ProviderPatchIn as utoipa::PartialSchema>::schema();
+        let json = serde_json::to_value(schema).unwrap();
+        regex::Regex::new(json["properties"][field]["pattern"].as_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_documented_price_pattern_accepts_what_the_server_accepts() {
+        let price = pattern("cost_per_image");
+        for text in [
+            "0",
+            "0.0",
+            "0.02",
+            "0.0200",
+            "7",
+            "999999.9999",
+            "1000000",
+            "1000000.0000",
+            "",
+            ".5",
+            "1.",
+            "-1",
+            "+1",
+            "1e3",
+            "01",
+            "00",
+            "0.00001",
+            "1000000.0001",
+            "1000001",
+            "9999999",
+            "12345678",
+            " 1",
+            "1,5",
+            "NaN",
+            "1.2.3",
+        ] {
+            assert_eq!(
+                price.is_match(text),
+                ProviderRates::parse_price(text).is_ok(),
+                "{text:?}"
+            );
+        }
+    }
 }

@@ -18,12 +18,13 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::jobs::JobOut;
+use super::problems;
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use crate::pagination::{PageParams, Paginated, RequestUrl};
-use crate::validate::FieldErrors;
+use crate::validate::{Checked, FieldErrors, nonblank, text, text_or_null};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -100,17 +101,21 @@ impl SceneOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptIn {
-    /// 1 to 2000 characters, any language.
+    /// 1 to 2000 characters, any language; not blank.
+    #[schema(schema_with = nonblank::<{ ScenePrompt::MAX_TEXT_CHARS }>)]
     pub text: String,
     #[serde(default)]
+    #[schema(schema_with = text::<{ ScenePrompt::MAX_TEXT_CHARS }>)]
     pub negative_prompt: String,
     /// Default: the story's style.
+    #[schema(schema_with = text_or_null::<{ ScenePrompt::MAX_STYLE_CHARS }>)]
     pub style: Option<String>,
-    #[serde(default)]
-    pub camera_motion: CameraMotion,
+    /// Default `static`.
+    #[schema(value_type = Option<CameraMotion>)]
+    pub camera_motion: Option<Checked<CameraMotion>>,
     /// 0 to 4294967294; default 0.
     #[serde(default)]
-    #[schema(value_type = u32)]
+    #[schema(value_type = u32, minimum = 0, maximum = 4294967294_u32)]
     pub seed: i64,
 }
 
@@ -118,9 +123,10 @@ pub struct PromptIn {
 #[serde(deny_unknown_fields)]
 pub struct SceneIn {
     /// Where to put the scene (1-based); default: after the last one.
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 4294967295_u32)]
     pub position: Option<i64>,
     /// 1 to 30 seconds.
+    #[schema(minimum = 1, maximum = 30)]
     pub duration_seconds: i64,
     pub prompt: PromptIn,
 }
@@ -132,6 +138,7 @@ pub struct BulkCreateIn {
     #[serde(alias = "story_id")]
     pub story: Uuid,
     /// 1 to 200 scenes, created together or not at all.
+    #[schema(min_items = 1, max_items = 200)]
     pub scenes: Vec<SceneIn>,
 }
 
@@ -151,7 +158,8 @@ pub struct SceneQuery {
 
 /// List scenes of the viewer's stories, by story and position.
 #[utoipa::path(get, path = "/scenes/", tag = "scenes", params(SceneQuery, PageParams),
-    responses((status = 200, body = Paginated<SceneOut>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Paginated<SceneOut>), problems::Auth, problems::Query,
+        problems::Page))]
 pub async fn list_scenes(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -172,8 +180,14 @@ pub async fn list_scenes(
 
 /// Add several scenes to a draft story in one transaction.
 #[utoipa::path(post, path = "/scenes/bulk_create/", tag = "scenes", request_body = BulkCreateIn,
-    responses((status = 201, body = BulkCreateOut), (status = 400, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = BulkCreateOut, links(
+            ("GetScene" = (operation_id = "get_scene",
+                parameters(("id" = "$response.body#/results/0/id")))),
+            ("GenerateScene" = (operation_id = "generate_scene",
+                parameters(("id" = "$response.body#/results/0/id")))),
+            ("ReorderScene" = (operation_id = "reorder_scene",
+                parameters(("id" = "$response.body#/results/0/id")))))),
+        problems::Auth, problems::Body, problems::Lookup, problems::State))]
 pub async fn bulk_create_scenes(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -205,6 +219,10 @@ pub async fn bulk_create_scenes(
             &f("duration_seconds"),
             SceneDuration::new(s.duration_seconds),
         );
+        let camera_motion = s
+            .prompt
+            .camera_motion
+            .and_then(|m| errors.take(&f("prompt.camera_motion"), m));
         let seed = match u32::try_from(s.prompt.seed) {
             Ok(seed) if seed <= ScenePrompt::MAX_SEED => Some(seed),
             _ => {
@@ -219,7 +237,7 @@ pub async fn bulk_create_scenes(
             text: s.prompt.text,
             negative_prompt: s.prompt.negative_prompt,
             style: s.prompt.style.unwrap_or_else(|| story.style.clone()),
-            camera_motion: s.prompt.camera_motion,
+            camera_motion: camera_motion.unwrap_or_default(),
             seed: seed.unwrap_or_default(),
         };
         errors.text(
@@ -265,7 +283,7 @@ pub async fn bulk_create_scenes(
 
 /// One scene.
 #[utoipa::path(get, path = "/scenes/{id}/", tag = "scenes", params(("id" = Uuid, Path)),
-    responses((status = 200, body = SceneOut), (status = 404, body = Problem)))]
+    responses((status = 200, body = SceneOut), problems::Auth, problems::Lookup))]
 pub async fn get_scene(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -280,15 +298,17 @@ pub async fn get_scene(
 #[serde(deny_unknown_fields)]
 pub struct GenerateSceneIn {
     /// `preview` (default) or `final`.
-    pub quality: Option<RenderQuality>,
+    #[schema(value_type = Option<RenderQuality>)]
+    pub quality: Option<Checked<RenderQuality>>,
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 10)]
-    pub priority: Option<i64>,
+    pub priority: Option<Checked<Priority>>,
 }
 
 /// Queue the keyframe and clip of one scene of a planned story.
 #[utoipa::path(post, path = "/scenes/{id}/generate/", tag = "scenes", params(("id" = Uuid, Path)),
     request_body(content = Option<GenerateSceneIn>),
-    responses((status = 202, body = JobOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 202, body = JobOut), problems::Auth, problems::Lookup, problems::Body,
+        problems::State))]
 pub async fn generate_scene(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -296,11 +316,10 @@ pub async fn generate_scene(
     OptionalJson(input): OptionalJson<GenerateSceneIn>,
 ) -> ApiResult<(StatusCode, Json<JobOut>)> {
     let mut errors = FieldErrors::default();
-    let priority = input
-        .priority
-        .and_then(|p| errors.check("priority", Priority::new(p)));
+    let priority = input.priority.and_then(|p| errors.take("priority", p));
+    let quality = input.quality.and_then(|q| errors.take("quality", q));
     errors.finish()?;
-    let quality = input.quality.unwrap_or(RenderQuality::Preview);
+    let quality = quality.unwrap_or(RenderQuality::Preview);
     let work = WorkOptions {
         priority,
         retry: state.config.job_retry,
@@ -315,19 +334,65 @@ pub async fn generate_scene(
 #[serde(deny_unknown_fields)]
 pub struct PositionIn {
     pub scene_id: Uuid,
-    #[schema(value_type = u32)]
+    #[schema(value_type = u32, minimum = 1, maximum = 4294967295_u32)]
     pub position: i64,
 }
 
 /// Either `position` (move this scene there; the scenes in between shift) or
 /// `positions` (place several scenes of the story at once; the rest keep their order).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReorderIn {
-    #[schema(value_type = Option<u32>)]
     pub position: Option<i64>,
     pub positions: Option<Vec<PositionIn>>,
 }
+
+/// Exactly one of the two forms, as [`reorder_scene`] accepts them (a null member
+/// is an absent one).
+impl utoipa::PartialSchema for ReorderIn {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type,
+        };
+        let null = || ObjectBuilder::new().schema_type(Type::Null);
+        let form = |name: &str, value: utoipa::openapi::RefOr<_>, other: &str, doc: &str| {
+            ObjectBuilder::new()
+                .description(Some(doc))
+                .property(name, value)
+                .required(name)
+                .property(other, null())
+                .additional_properties(Some(
+                    AdditionalProperties::<utoipa::openapi::schema::Schema>::FreeForm(false),
+                ))
+        };
+        let position = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(u32::MAX));
+        let positions = ArrayBuilder::new()
+            .items(PositionIn::schema())
+            .min_items(Some(1));
+        OneOfBuilder::new()
+            .description(Some(
+                "Either `position` or a non-empty `positions` list, not both.",
+            ))
+            .item(form(
+                "position",
+                position.into(),
+                "positions",
+                "Move this scene to `position`; the scenes in between shift.",
+            ))
+            .item(form(
+                "positions",
+                positions.into(),
+                "position",
+                "Place several scenes of the story at once; the rest keep their order.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for ReorderIn {}
 
 fn position(field: &str, p: i64) -> ApiResult<u32> {
     u32::try_from(p)
@@ -339,8 +404,8 @@ fn position(field: &str, p: i64) -> ApiResult<u32> {
 /// Reorder the scenes of this scene's story; positions stay dense and unique.
 #[utoipa::path(post, path = "/scenes/{id}/reorder/", tag = "scenes", params(("id" = Uuid, Path)),
     request_body = ReorderIn,
-    responses((status = 200, body = Vec<SceneOut>), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Vec<SceneOut>), problems::Auth, problems::Lookup,
+        problems::Body, problems::State))]
 pub async fn reorder_scene(
     State(state): State<AppState>,
     Auth(viewer): Auth,

@@ -3,7 +3,8 @@
 
 use ai_video_shared::db::entities::{story, transition};
 use ai_video_shared::domain::{
-    Actor, AspectRatio, CostEstimate, Priority, Provider, StoryDuration, StoryStatus, legal_targets,
+    Actor, AspectRatio, CostEstimate, Priority, Provider, ProviderRole, StoryDuration, StoryStatus,
+    legal_targets,
 };
 use ai_video_shared::store::WorkOptions;
 use ai_video_shared::store::stories::{self, NewStory, StoryFilter, StoryPatch, TransitionOutcome};
@@ -19,12 +20,13 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::jobs::JobOut;
+use super::problems;
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use crate::pagination::{PageParams, Paginated, RequestUrl};
-use crate::validate::FieldErrors;
+use crate::validate::{Checked, FieldErrors, nonblank, nonblank_or_null, text, text_or_null};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -104,38 +106,88 @@ impl StoryOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoryIn {
-    /// 1 to 200 characters.
+    /// 1 to 200 characters, not blank.
+    #[schema(schema_with = nonblank::<TITLE_MAX>)]
     pub title: String,
     /// What happens; planning derives scene prompts from its sentences.
     #[serde(default)]
+    #[schema(schema_with = text::<SYNOPSIS_MAX>)]
     pub synopsis: String,
     /// Visual style, e.g. `cinematic`; default `cinematic`.
+    #[schema(schema_with = text_or_null::<STYLE_MAX>)]
     pub style: Option<String>,
     /// 1 to 600 seconds.
+    #[schema(minimum = 1, maximum = 600)]
     pub duration_seconds: i64,
     /// Default `16:9`.
-    pub aspect_ratio: Option<AspectRatio>,
+    #[schema(value_type = Option<AspectRatio>)]
+    pub aspect_ratio: Option<Checked<AspectRatio>>,
     /// Default from `DEFAULT_IMAGE_PROVIDER`.
-    pub image_provider: Option<Provider>,
+    #[schema(value_type = Option<Provider>)]
+    pub image_provider: Option<Checked<Provider>>,
     /// Default from `DEFAULT_VIDEO_PROVIDER`.
-    pub video_provider: Option<Provider>,
+    #[schema(value_type = Option<VideoProvider>)]
+    pub video_provider: Option<Checked<Provider>>,
 }
 
 /// Changes to a story. Only the title may change after planning started.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoryPatchIn {
+    #[schema(schema_with = nonblank_or_null::<TITLE_MAX>)]
     pub title: Option<String>,
+    #[schema(schema_with = text_or_null::<SYNOPSIS_MAX>)]
     pub synopsis: Option<String>,
+    #[schema(schema_with = text_or_null::<STYLE_MAX>)]
     pub style: Option<String>,
+    #[schema(minimum = 1, maximum = 600)]
     pub duration_seconds: Option<i64>,
-    pub aspect_ratio: Option<AspectRatio>,
-    pub image_provider: Option<Provider>,
-    pub video_provider: Option<Provider>,
+    #[schema(value_type = Option<AspectRatio>)]
+    pub aspect_ratio: Option<Checked<AspectRatio>>,
+    #[schema(value_type = Option<Provider>)]
+    pub image_provider: Option<Checked<Provider>>,
+    #[schema(value_type = Option<VideoProvider>)]
+    pub video_provider: Option<Checked<Provider>>,
     /// The version the client last saw; the update is refused (409) if the story
     /// moved on since.
     pub version: Option<i32>,
 }
+
+/// The choice fields of a story body, each one checked (a provider also for the
+/// role it is chosen for).
+fn check_choices(
+    errors: &mut FieldErrors,
+    aspect_ratio: Option<Checked<AspectRatio>>,
+    image_provider: Option<Checked<Provider>>,
+    video_provider: Option<Checked<Provider>>,
+) -> (Option<AspectRatio>, Option<Provider>, Option<Provider>) {
+    let mut provider = |field: &str, role: ProviderRole, value: Option<Checked<Provider>>| {
+        let chosen = errors.take(field, value?)?;
+        errors.check(field, chosen.for_role(role))
+    };
+    let image = provider("image_provider", ProviderRole::Image, image_provider);
+    let video = provider("video_provider", ProviderRole::Video, video_provider);
+    let aspect_ratio = aspect_ratio.and_then(|v| errors.take("aspect_ratio", v));
+    (aspect_ratio, image, video)
+}
+
+/// The providers that can make a story's clips: every provider but Stability AI.
+struct VideoProvider;
+
+impl utoipa::PartialSchema for VideoProvider {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let names = Provider::ALL
+            .iter()
+            .filter(|p| p.serves(ProviderRole::Video))
+            .map(|p| p.as_str());
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(names))
+            .into()
+    }
+}
+
+impl ToSchema for VideoProvider {}
 
 /// `?status=` filter.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -146,7 +198,8 @@ pub struct StoryQuery {
 
 /// List the viewer's stories (admins: everyone's), newest first.
 #[utoipa::path(get, path = "/stories/", tag = "stories", params(StoryQuery, PageParams),
-    responses((status = 200, body = Paginated<StoryOut>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Paginated<StoryOut>), problems::Auth, problems::Query,
+        problems::Page))]
 pub async fn list_stories(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -163,8 +216,11 @@ pub async fn list_stories(
 
 /// Create a story in `draft`.
 #[utoipa::path(post, path = "/stories/", tag = "stories", request_body = StoryIn,
-    responses((status = 201, body = StoryOut), (status = 400, body = Problem),
-        (status = 422, body = Problem), (status = 401, body = Problem)))]
+    responses((status = 201, body = StoryOut, links(("AddScenes" = (
+            operation_id = "bulk_create_scenes",
+            request_body = json!({"story": "$response.body#/id"}),
+            description = "Add scenes to the new story")))),
+        problems::Auth, problems::Body))]
 pub async fn create_story(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -179,19 +235,21 @@ pub async fn create_story(
         "duration_seconds",
         StoryDuration::new(input.duration_seconds),
     );
+    let (aspect_ratio, image_provider, video_provider) = check_choices(
+        &mut errors,
+        input.aspect_ratio,
+        input.image_provider,
+        input.video_provider,
+    );
     errors.finish()?;
     let new = NewStory {
         title: input.title.trim().to_string(),
         synopsis: input.synopsis,
         style,
         duration: duration.expect("checked above"),
-        aspect_ratio: input.aspect_ratio.unwrap_or_default(),
-        image_provider: input
-            .image_provider
-            .unwrap_or(state.config.default_image_provider),
-        video_provider: input
-            .video_provider
-            .unwrap_or(state.config.default_video_provider),
+        aspect_ratio: aspect_ratio.unwrap_or_default(),
+        image_provider: image_provider.unwrap_or(state.config.default_image_provider),
+        video_provider: video_provider.unwrap_or(state.config.default_video_provider),
     };
     let story = stories::create(&state.db, &viewer, new).await?;
     tracing::info!(story.id = %story.id, "story created");
@@ -203,7 +261,7 @@ pub async fn create_story(
 
 /// One story.
 #[utoipa::path(get, path = "/stories/{id}/", tag = "stories", params(("id" = Uuid, Path)),
-    responses((status = 200, body = StoryOut), (status = 404, body = Problem)))]
+    responses((status = 200, body = StoryOut), problems::Auth, problems::Lookup))]
 pub async fn get_story(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -216,8 +274,8 @@ pub async fn get_story(
 /// Edit a story: any field while it is a draft, the title at any time.
 #[utoipa::path(patch, path = "/stories/{id}/", tag = "stories", params(("id" = Uuid, Path)),
     request_body = StoryPatchIn,
-    responses((status = 200, body = StoryOut), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = StoryOut), problems::Auth, problems::Lookup, problems::Body,
+        problems::State))]
 pub async fn patch_story(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -238,15 +296,21 @@ pub async fn patch_story(
         Some(d) => errors.check("duration_seconds", StoryDuration::new(d)),
         None => None,
     };
+    let (aspect_ratio, image_provider, video_provider) = check_choices(
+        &mut errors,
+        input.aspect_ratio,
+        input.image_provider,
+        input.video_provider,
+    );
     errors.finish()?;
     let patch = StoryPatch {
         title: input.title.map(|t| t.trim().to_string()),
         synopsis: input.synopsis,
         style: input.style,
         duration,
-        aspect_ratio: input.aspect_ratio,
-        image_provider: input.image_provider,
-        video_provider: input.video_provider,
+        aspect_ratio,
+        image_provider,
+        video_provider,
         expected_version: input.version,
     };
     let story = stories::update(&state.db, &viewer, id, patch).await?;
@@ -259,12 +323,14 @@ pub async fn patch_story(
 pub struct TransitionIn {
     /// The target status (`status` and `target_status` are accepted too).
     #[serde(alias = "status", alias = "target_status")]
-    pub to: StoryStatus,
+    #[schema(value_type = StoryStatus)]
+    pub to: Checked<StoryStatus>,
     /// Recorded in the transition log; at most 500 characters.
+    #[schema(schema_with = text_or_null::<REASON_MAX>)]
     pub reason: Option<String>,
     /// Priority of the job the move queues, 1 (highest) to 10; default 5.
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 10)]
-    pub priority: Option<i64>,
+    pub priority: Option<Checked<Priority>>,
 }
 
 /// Options of `generate_preview` and `render_final`; the body may be omitted.
@@ -273,7 +339,8 @@ pub struct TransitionIn {
 pub struct WorkIn {
     /// 1 (highest) to 10; default 5.
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 10)]
-    pub priority: Option<i64>,
+    pub priority: Option<Checked<Priority>>,
+    #[schema(schema_with = text_or_null::<REASON_MAX>)]
     pub reason: Option<String>,
 }
 
@@ -284,14 +351,25 @@ pub struct TransitionOut {
     pub job: Option<JobOut>,
 }
 
-fn check_work_fields(priority: Option<i64>, reason: Option<&str>) -> ApiResult<Option<Priority>> {
-    let mut errors = FieldErrors::default();
-    let priority = priority.and_then(|p| errors.check("priority", Priority::new(p)));
+fn check_work_fields(
+    errors: &mut FieldErrors,
+    priority: Option<Checked<Priority>>,
+    reason: Option<&str>,
+) -> Option<Priority> {
+    let priority = priority.and_then(|p| errors.take("priority", p));
     if let Some(r) = reason {
         errors.text("reason", r, REASON_MAX, false);
     }
+    priority
+}
+
+/// The options of `generate_preview` and `render_final`, checked: the priority of
+/// the job and the reason to log.
+fn work_options(input: WorkIn) -> ApiResult<(Option<Priority>, Option<String>)> {
+    let mut errors = FieldErrors::default();
+    let priority = check_work_fields(&mut errors, input.priority, input.reason.as_deref());
     errors.finish()?;
-    Ok(priority)
+    Ok((priority, input.reason))
 }
 
 async fn run_transition(
@@ -326,16 +404,25 @@ async fn run_transition(
 /// moves that start work queue the job in the same transaction.
 #[utoipa::path(post, path = "/stories/{id}/transition/", tag = "stories",
     params(("id" = Uuid, Path)), request_body = TransitionIn,
-    responses((status = 200, body = TransitionOut), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = TransitionOut, links(
+            ("GetJob" = (operation_id = "get_job", parameters(("id" = "$response.body#/job/id")))),
+            ("CancelJob" = (operation_id = "cancel_job",
+                parameters(("id" = "$response.body#/job/id")))),
+            ("RetryJob" = (operation_id = "retry_job",
+                parameters(("id" = "$response.body#/job/id")))))),
+        problems::Auth, problems::Lookup, problems::Body, problems::State))]
 pub async fn transition_story(
     State(state): State<AppState>,
     Auth(viewer): Auth,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<TransitionIn>,
 ) -> ApiResult<Json<TransitionOut>> {
-    let priority = check_work_fields(input.priority, input.reason.as_deref())?;
-    let out = run_transition(&state, &viewer, id, input.to, input.reason, priority).await?;
+    let mut errors = FieldErrors::default();
+    let to = errors.take("to", input.to);
+    let priority = check_work_fields(&mut errors, input.priority, input.reason.as_deref());
+    errors.finish()?;
+    let to = to.expect("checked above");
+    let out = run_transition(&state, &viewer, id, to, input.reason, priority).await?;
     Ok(Json(out))
 }
 
@@ -343,21 +430,21 @@ pub async fn transition_story(
 /// low-resolution preview, assembled once the last scene is done.
 #[utoipa::path(post, path = "/stories/{id}/generate_preview/", tag = "stories",
     params(("id" = Uuid, Path)), request_body(content = Option<WorkIn>),
-    responses((status = 202, body = TransitionOut), (status = 404, body = Problem),
-        (status = 409, body = Problem)))]
+    responses((status = 202, body = TransitionOut), problems::Auth, problems::Lookup,
+        problems::Body, problems::State))]
 pub async fn generate_preview(
     State(state): State<AppState>,
     Auth(viewer): Auth,
     ApiPath(id): ApiPath<Uuid>,
     OptionalJson(input): OptionalJson<WorkIn>,
 ) -> ApiResult<(StatusCode, Json<TransitionOut>)> {
-    let priority = check_work_fields(input.priority, input.reason.as_deref())?;
+    let (priority, reason) = work_options(input)?;
     let out = run_transition(
         &state,
         &viewer,
         id,
         StoryStatus::Previewing,
-        input.reason,
+        reason,
         priority,
     )
     .await?;
@@ -367,21 +454,21 @@ pub async fn generate_preview(
 /// Render the final video of a previewed story, once its preview is ready.
 #[utoipa::path(post, path = "/stories/{id}/render_final/", tag = "stories",
     params(("id" = Uuid, Path)), request_body(content = Option<WorkIn>),
-    responses((status = 202, body = TransitionOut), (status = 404, body = Problem),
-        (status = 409, body = Problem)))]
+    responses((status = 202, body = TransitionOut), problems::Auth, problems::Lookup,
+        problems::Body, problems::State))]
 pub async fn render_final(
     State(state): State<AppState>,
     Auth(viewer): Auth,
     ApiPath(id): ApiPath<Uuid>,
     OptionalJson(input): OptionalJson<WorkIn>,
 ) -> ApiResult<(StatusCode, Json<TransitionOut>)> {
-    let priority = check_work_fields(input.priority, input.reason.as_deref())?;
+    let (priority, reason) = work_options(input)?;
     let out = run_transition(
         &state,
         &viewer,
         id,
         StoryStatus::Rendering,
-        input.reason,
+        reason,
         priority,
     )
     .await?;
@@ -417,13 +504,17 @@ impl From<transition::Model> for TransitionLogOut {
 
 /// The story's transition log, oldest first.
 #[utoipa::path(get, path = "/stories/{id}/transitions/", tag = "stories",
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<TransitionLogOut>), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, body = Paginated<TransitionLogOut>), problems::Auth, problems::Lookup,
+        problems::Query, problems::Page))]
 pub async fn list_story_transitions(
     State(state): State<AppState>,
     Auth(viewer): Auth,
     ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Json<Vec<TransitionLogOut>>> {
-    let log = stories::transitions(&state.db, &viewer, id).await?;
-    Ok(Json(log.into_iter().map(Into::into).collect()))
+    url: RequestUrl,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<Paginated<TransitionLogOut>>> {
+    let req = page.request()?;
+    let log = stories::transitions(&state.db, &viewer, id, req).await?;
+    Ok(Json(url.paginate(req, log, TransitionLogOut::from)?))
 }

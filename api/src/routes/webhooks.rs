@@ -11,6 +11,7 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::problems;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
 
@@ -18,10 +19,28 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(replicate_webhook))
 }
 
+/// The members of a prediction this endpoint reads; Replicate sends more.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "documentation only")]
+struct PredictionIn {
+    id: String,
+    /// `succeeded`, `failed`, `canceled` and `aborted` end a prediction and are
+    /// kept for the worker; anything else is acknowledged and dropped.
+    status: Option<String>,
+}
+
 /// Receive a Replicate prediction webhook (signed, not authenticated by JWT).
-#[utoipa::path(post, path = "/webhooks/replicate/", tag = "providers",
-    request_body(content = Object, description = "The prediction, as Replicate sends it"),
-    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = "/webhooks/replicate/", tag = "providers", security(),
+    request_body(content = PredictionIn, description = "The prediction, as Replicate sends it"),
+    responses((status = 204, description = "Received"),
+        (status = 400, response = problems::BadRequest),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            description = "The signature does not verify (`invalid_signature`)."),
+        (status = 404, body = Problem, content_type = "application/problem+json",
+            description = "No `REPLICATE_WEBHOOK_SECRET` is configured, so the endpoint does not exist."),
+        (status = 413, response = problems::PayloadTooLarge),
+        (status = 422, response = problems::UnprocessableEntity),
+        (status = 503, response = problems::ServiceUnavailable)))]
 pub async fn replicate_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -6,11 +6,46 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::Invalid;
+
 /// Unit prices of the providers a story uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderRates {
     pub cost_per_image: Decimal,
     pub cost_per_second_video: Decimal,
+}
+
+impl ProviderRates {
+    /// The highest unit price a provider may be given.
+    pub const MAX: u32 = 1_000_000;
+
+    /// A unit price as written in JSON: a decimal string such as `"0.0200"`, with
+    /// no sign, exponent or leading zero, at most four decimal places and at most
+    /// [`ProviderRates::MAX`].
+    pub fn parse_price(s: &str) -> Result<Decimal, Invalid> {
+        let refused = || {
+            Invalid::new(format!(
+                "must be a decimal string from \"0\" to \"{}\" with at most {} decimal places, such as \"0.0200\"",
+                Self::MAX,
+                CostEstimate::SCALE
+            ))
+        };
+        let (whole, fraction) = s.split_once('.').unwrap_or((s, "0"));
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole)
+            || !digits(fraction)
+            || fraction.len() > CostEstimate::SCALE as usize
+            || (whole.len() > 1 && whole.starts_with('0'))
+            || whole.len() > 7
+        {
+            return Err(refused());
+        }
+        let price: Decimal = s.parse().map_err(|_| refused())?;
+        if price > Decimal::from(Self::MAX) {
+            return Err(refused());
+        }
+        Ok(price)
+    }
 }
 
 /// The estimate shown to the owner before any money is spent.
@@ -64,6 +99,38 @@ impl CostEstimate {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn unit_prices_are_plain_decimal_strings() {
+        for (text, price) in [
+            ("0", dec!(0)),
+            ("0.02", dec!(0.02)),
+            ("0.0200", dec!(0.02)),
+            ("12", dec!(12)),
+            ("1000000", dec!(1000000)),
+            ("1000000.0000", dec!(1000000)),
+        ] {
+            assert_eq!(ProviderRates::parse_price(text), Ok(price), "{text}");
+        }
+        for text in [
+            "",
+            ".5",
+            "1.",
+            "-1",
+            "+1",
+            "1e3",
+            "01",
+            "0.00001",
+            "1000000.0001",
+            "9999999",
+            "12345678",
+            " 1",
+            "1,5",
+            "NaN",
+        ] {
+            assert!(ProviderRates::parse_price(text).is_err(), "{text}");
+        }
+    }
 
     const STABILITY: ProviderRates = ProviderRates {
         cost_per_image: dec!(0.02),

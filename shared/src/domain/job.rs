@@ -103,8 +103,11 @@ impl JobStatus {
 
 /// BullMQ priority: 1 is the highest; a waiting job of higher priority starts before
 /// every waiting job of lower priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u32")]
+///
+/// In JSON it is a whole number; like DRF's `IntegerField`, a float without a
+/// fraction (`7.0`) is that number too, while `7.5` is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "u32")]
 pub struct Priority(u32);
 
 impl Priority {
@@ -121,6 +124,40 @@ impl Priority {
 
     pub fn get(self) -> u32 {
         self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Priority {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Whole;
+
+        impl serde::de::Visitor<'_> for Whole {
+            type Value = Priority;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number from 1 (highest) to 10 (lowest)")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Priority, E> {
+                Priority::new(v).map_err(E::custom)
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Priority, E> {
+                Priority::new(i64::try_from(v).unwrap_or(i64::MAX)).map_err(E::custom)
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Priority, E> {
+                if v.fract() != 0.0 || !v.is_finite() {
+                    return Err(E::custom(
+                        "must be a whole number between 1 (highest) and 10 (lowest)",
+                    ));
+                }
+                // Saturates far outside 1..=10, which `new` refuses.
+                Priority::new(v as i64).map_err(E::custom)
+            }
+        }
+
+        d.deserialize_any(Whole)
     }
 }
 
@@ -172,6 +209,14 @@ mod tests {
         let p: Priority = serde_json::from_str("3").unwrap();
         assert_eq!(p.get(), 3);
         assert!(serde_json::from_str::<Priority>("0").is_err());
+        let whole: Priority = serde_json::from_str("7.0").unwrap();
+        assert_eq!(whole.get(), 7);
+        for refused in ["7.5", "10.5", "0.0", "11.0", "1e300", "\"7\"", "-3"] {
+            assert!(
+                serde_json::from_str::<Priority>(refused).is_err(),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

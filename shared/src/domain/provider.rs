@@ -1,6 +1,6 @@
 //! The generative AI providers a story may use.
 
-use super::string_enum;
+use super::{Invalid, string_enum};
 
 /// A provider of images, video or both. `Local` makes real media offline with ffmpeg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,6 +30,24 @@ impl Provider {
     /// video (its image-to-video API was discontinued in July 2025).
     pub fn serves(self, role: ProviderRole) -> bool {
         !matches!((self, role), (Provider::StabilityAi, ProviderRole::Video))
+    }
+
+    /// This provider, if it can serve `role`; else why not.
+    pub fn for_role(self, role: ProviderRole) -> Result<Self, Invalid> {
+        if self.serves(role) {
+            return Ok(self);
+        }
+        Err(Invalid(match role {
+            ProviderRole::Image => format!("{self} does not generate images"),
+            ProviderRole::Video => {
+                let video: Vec<&str> = Provider::ALL
+                    .iter()
+                    .filter(|p| p.serves(ProviderRole::Video))
+                    .map(|p| p.as_str())
+                    .collect();
+                format!("{self} no longer serves video; choose {}", video.join(", "))
+            }
+        }))
     }
 }
 

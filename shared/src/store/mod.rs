@@ -15,8 +15,8 @@ pub mod stories;
 pub use enqueue::{NewJob, WorkOptions, enqueue_flow, enqueue_job};
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, Select,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::domain::{StoryStatus, TransitionError};
@@ -44,6 +44,14 @@ pub enum StoreError {
     /// The request is well-formed but conflicts with the current state.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// One part of the request conflicts with the current state, or with another
+    /// part of the same request (two scenes asking for one position).
+    #[error("{field}: {message}")]
+    FieldConflict {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
@@ -55,6 +63,18 @@ impl StoreError {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         StoreError::Conflict {
             code,
+            message: message.into(),
+        }
+    }
+
+    pub fn field_conflict(
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        StoreError::FieldConflict {
+            code,
+            field: field.into(),
             message: message.into(),
         }
     }
@@ -81,7 +101,9 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A page request: 1-based page number and page size.
+/// A page request: 1-based page number and page size, each within its limits
+/// (`1..=MAX_PAGE`, `1..=MAX_SIZE`), so the offset of the page's first row always
+/// fits the database's signed 64-bit `OFFSET`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     pub page: u64,
@@ -91,13 +113,32 @@ pub struct PageRequest {
 impl PageRequest {
     pub const DEFAULT_SIZE: u64 = 20;
     pub const MAX_SIZE: u64 = 100;
+    /// The highest page number served: its offset is at most 10^11 rows.
+    pub const MAX_PAGE: u64 = 1_000_000_000;
 }
+
+const _: () = assert!((PageRequest::MAX_PAGE - 1) * PageRequest::MAX_SIZE <= i64::MAX as u64);
 
 /// One page of results and the total count.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub count: u64,
+}
+
+/// One page of a query's rows, with the count of them all.
+pub(crate) async fn fetch_page<E: EntityTrait>(
+    db: &DatabaseConnection,
+    query: Select<E>,
+    page: PageRequest,
+) -> StoreResult<Page<E::Model>>
+where
+    E::Model: Sync,
+{
+    let paginator = query.paginate(db, page.page_size);
+    let count = paginator.num_items().await?;
+    let items = paginator.fetch_page(page.page - 1).await?;
+    Ok(Page { items, count })
 }
 
 /// Starts a write transaction. On SQLite it takes the write lock at once

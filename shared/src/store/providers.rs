@@ -5,16 +5,18 @@ use chrono::Utc;
 use rust_decimal::Decimal;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, QueryOrder, Set};
 
-use super::{StoreError, StoreResult};
+use super::{Page, PageRequest, StoreError, StoreResult, fetch_page};
 use crate::db::Money;
 use crate::db::entities::provider_config;
 use crate::domain::Provider;
 
-pub async fn list(db: &DatabaseConnection) -> StoreResult<Vec<provider_config::Model>> {
-    Ok(provider_config::Entity::find()
-        .order_by_asc(provider_config::Column::Provider)
-        .all(db)
-        .await?)
+/// One page of the configurations, by provider name.
+pub async fn list(
+    db: &DatabaseConnection,
+    page: PageRequest,
+) -> StoreResult<Page<provider_config::Model>> {
+    let query = provider_config::Entity::find().order_by_asc(provider_config::Column::Provider);
+    fetch_page(db, query, page).await
 }
 
 pub async fn get(

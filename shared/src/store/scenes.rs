@@ -55,7 +55,8 @@ pub async fn bulk_create(
         .await? as u32;
     let total = existing as usize + new.len();
     if total > MAX_SCENES {
-        return Err(StoreError::invalid(
+        return Err(StoreError::field_conflict(
+            "too_many_scenes",
             "scenes",
             format!("a story holds at most {MAX_SCENES} scenes; this would make {total}"),
         ));
@@ -102,19 +103,23 @@ pub async fn bulk_create(
 
 /// Positions for new scenes after `existing` ones: explicit positions must be new
 /// and distinct, and together with the appended ones they must continue `1..=n`.
+/// Each refusal is a conflict (with the story's scenes, or between two scenes of
+/// the request), which no schema of the body alone can foresee.
 fn assign_positions(existing: u32, new: &[NewScene]) -> StoreResult<Vec<u32>> {
     let total = existing + new.len() as u32;
     let mut taken = HashSet::new();
     for (i, scene) in new.iter().enumerate() {
         if let Some(p) = scene.position {
             if p <= existing {
-                return Err(StoreError::conflict(
+                return Err(StoreError::field_conflict(
                     "position_taken",
+                    format!("scenes[{i}].position"),
                     format!("position {p} is already taken in this story"),
                 ));
             }
             if p > total {
-                return Err(StoreError::invalid(
+                return Err(StoreError::field_conflict(
+                    "position_out_of_range",
                     format!("scenes[{i}].position"),
                     format!(
                         "positions must stay dense: expected a value from {} to {total}",
@@ -123,7 +128,8 @@ fn assign_positions(existing: u32, new: &[NewScene]) -> StoreResult<Vec<u32>> {
                 ));
             }
             if !taken.insert(p) {
-                return Err(StoreError::invalid(
+                return Err(StoreError::field_conflict(
+                    "position_taken",
                     format!("scenes[{i}].position"),
                     format!("position {p} appears more than once"),
                 ));
@@ -163,13 +169,10 @@ pub async fn list(
     if let Some(status) = filter.status {
         query = query.filter(scene::Column::Status.eq(status));
     }
-    let paginator = query
+    let query = query
         .order_by_asc(scene::Column::StoryId)
-        .order_by_asc(scene::Column::Position)
-        .paginate(db, page.page_size);
-    let count = paginator.num_items().await?;
-    let items = paginator.fetch_page(page.page - 1).await?;
-    Ok(Page { items, count })
+        .order_by_asc(scene::Column::Position);
+    super::fetch_page(db, query, page).await
 }
 
 /// The scene and its story, if the viewer may see them.
@@ -259,11 +262,16 @@ async fn set_position<C: ConnectionTrait>(db: &C, id: Uuid, position: i32) -> St
     Ok(())
 }
 
-/// The scene ids in their new order.
+/// The scene ids in their new order. A request that does not fit the story's
+/// scenes, or contradicts itself, is a conflict.
 fn new_order(scenes: &[scene::Model], scene_id: Uuid, request: Reorder) -> StoreResult<Vec<Uuid>> {
     let n = scenes.len() as u32;
     let range_error = |field: String, p: u32| {
-        StoreError::invalid(field, format!("position {p} is outside 1..={n}"))
+        StoreError::field_conflict(
+            "position_out_of_range",
+            field,
+            format!("position {p} is outside 1..={n}"),
+        )
     };
     let current: Vec<Uuid> = scenes.iter().map(|s| s.id).collect();
     match request {
@@ -282,13 +290,15 @@ fn new_order(scenes: &[scene::Model], scene_id: Uuid, request: Reorder) -> Store
             for (i, (id, p)) in pairs.iter().enumerate() {
                 let field = format!("positions[{i}]");
                 if !known.contains(id) {
-                    return Err(StoreError::invalid(
+                    return Err(StoreError::field_conflict(
+                        "scene_not_in_story",
                         format!("{field}.scene_id"),
                         format!("scene {id} is not part of this story"),
                     ));
                 }
                 if !seen.insert(*id) {
-                    return Err(StoreError::invalid(
+                    return Err(StoreError::field_conflict(
+                        "scene_repeated",
                         format!("{field}.scene_id"),
                         format!("scene {id} appears more than once"),
                     ));
@@ -297,7 +307,8 @@ fn new_order(scenes: &[scene::Model], scene_id: Uuid, request: Reorder) -> Store
                     return Err(range_error(format!("{field}.position"), *p));
                 }
                 if slots.insert(*p, *id).is_some() {
-                    return Err(StoreError::invalid(
+                    return Err(StoreError::field_conflict(
+                        "position_taken",
                         format!("{field}.position"),
                         format!("position {p} is given to more than one scene"),
                     ));
@@ -390,14 +401,17 @@ mod tests {
     fn explicit_positions_must_be_new_distinct_and_dense() {
         assert!(matches!(
             assign_positions(2, &[new(Some(2))]),
-            Err(StoreError::Conflict { .. })
+            Err(StoreError::FieldConflict {
+                code: "position_taken",
+                ..
+            })
         ));
         match assign_positions(0, &[new(Some(1)), new(Some(1))]) {
-            Err(StoreError::Invalid { field, .. }) => assert_eq!(field, "scenes[1].position"),
+            Err(StoreError::FieldConflict { field, .. }) => assert_eq!(field, "scenes[1].position"),
             other => panic!("{other:?}"),
         }
         match assign_positions(0, &[new(Some(5))]) {
-            Err(StoreError::Invalid { field, .. }) => assert_eq!(field, "scenes[0].position"),
+            Err(StoreError::FieldConflict { field, .. }) => assert_eq!(field, "scenes[0].position"),
             other => panic!("{other:?}"),
         }
     }

@@ -60,18 +60,12 @@ impl StoryPatch {
 
 /// Checks that each provider can serve the role it is chosen for.
 pub fn check_providers(image: Provider, video: Provider) -> StoreResult<()> {
-    if !image.serves(ProviderRole::Image) {
-        return Err(StoreError::invalid(
-            "image_provider",
-            format!("{image} does not generate images"),
-        ));
-    }
-    if !video.serves(ProviderRole::Video) {
-        return Err(StoreError::invalid(
-            "video_provider",
-            format!("{video} no longer serves video; choose runway_ml, replicate or local"),
-        ));
-    }
+    image
+        .for_role(ProviderRole::Image)
+        .map_err(|e| StoreError::invalid("image_provider", e.0))?;
+    video
+        .for_role(ProviderRole::Video)
+        .map_err(|e| StoreError::invalid("video_provider", e.0))?;
     Ok(())
 }
 
@@ -430,12 +424,12 @@ pub async fn transitions(
     db: &DatabaseConnection,
     viewer: &Viewer,
     id: Uuid,
-) -> StoreResult<Vec<transition::Model>> {
+    page: PageRequest,
+) -> StoreResult<Page<transition::Model>> {
     get(db, viewer, id).await?;
-    Ok(transition::Entity::find()
+    let query = transition::Entity::find()
         .filter(transition::Column::StoryId.eq(id))
         .order_by_asc(transition::Column::CreatedAt)
-        .order_by_asc(transition::Column::Id)
-        .all(db)
-        .await?)
+        .order_by_asc(transition::Column::Id);
+    super::fetch_page(db, query, page).await
 }

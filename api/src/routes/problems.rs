@@ -1,0 +1,111 @@
+//! The error answers of the OpenAPI document, one per status code, each an
+//! `application/problem+json` [`Problem`]. An operation lists those it can give:
+//! `Auth` can answer 401, `Admin` also 403, a JSON body 400, 413, 415 and 422, a
+//! query 400, a page 404 and 422, an id in the path 404, and the state machine 409.
+
+use std::collections::BTreeMap;
+
+use utoipa::ToResponse;
+use utoipa::openapi::{Ref, RefOr, Response};
+
+use crate::error::Problem;
+
+/// Malformed input: the body is not JSON or not an object, or a field or query
+/// parameter is missing, unknown or of the wrong type (`malformed_json`,
+/// `invalid_input`, with the field named).
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[expect(dead_code, reason = "documentation only")]
+pub struct BadRequest(Problem);
+
+/// No usable bearer token: missing, expired, forged or unsigned
+/// (`not_authenticated`, `token_not_valid`).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`"))
+)]
+#[expect(dead_code, reason = "documentation only")]
+pub struct Unauthorized(Problem);
+
+/// Only admins may do this (`permission_denied`).
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[expect(dead_code, reason = "documentation only")]
+pub struct Forbidden(Problem);
+
+/// No such object for this viewer (another user's is not found either), an id
+/// that is not one, or a page that does not exist ("Invalid page.") (`not_found`).
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[expect(dead_code, reason = "documentation only")]
+pub struct NotFound(Problem);
+
+/// The request conflicts with the current state: an illegal transition (with
+/// `legal_targets`), a stale `version`, a taken position, a job that cannot be
+/// retried or cancelled now.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[expect(dead_code, reason = "documentation only")]
+pub struct Conflict(Problem);
+
+/// The body is larger than the API accepts (`payload_too_large`).
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[expect(dead_code, reason = "documentation only")]
+pub struct PayloadTooLarge(Problem);
+
+/// The body is not `application/json` (`unsupported_media_type`).
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[expect(dead_code, reason = "documentation only")]
+pub struct UnsupportedMediaType(Problem);
+
+/// Well-formed input with unacceptable values; `errors` lists every bad field at
+/// once (`validation_error`).
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[expect(dead_code, reason = "documentation only")]
+pub struct UnprocessableEntity(Problem);
+
+/// A dependency is unavailable for now; try again (`unavailable`).
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[expect(dead_code, reason = "documentation only")]
+pub struct ServiceUnavailable(Problem);
+
+/// The problems one source of refusals can answer with, as references to the
+/// responses above; an operation lists the sources it has.
+macro_rules! problems {
+    ($($(#[$doc:meta])* $name:ident => [$($status:literal: $response:ty),+];)+) => {$(
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([$((
+                    $status.to_string(),
+                    Ref::from_response_name(<$response as ToResponse>::response().0).into(),
+                )),+])
+            }
+        }
+    )+};
+}
+
+problems! {
+    /// The bearer token (every operation but the probes and the webhook).
+    Auth => [401: Unauthorized];
+    /// The admin check.
+    Admin => [401: Unauthorized, 403: Forbidden];
+    /// A JSON body: its syntax and shape, its size, its media type, its values.
+    Body => [400: BadRequest, 413: PayloadTooLarge, 415: UnsupportedMediaType,
+        422: UnprocessableEntity];
+    /// Query parameters: filters of the wrong type.
+    Query => [400: BadRequest];
+    /// `?page=` and `?page_size=`: a page that does not exist, a size out of range.
+    Page => [404: NotFound, 422: UnprocessableEntity];
+    /// The object named in the path.
+    Lookup => [404: NotFound];
+    /// The story's state machine and the other rules about the current state.
+    State => [409: Conflict];
+}
