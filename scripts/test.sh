@@ -9,9 +9,10 @@
 # tests.
 #
 # On a fresh Debian/Ubuntu machine with the Rust toolchain it installs what it lacks
-# with apt when run as root (postgresql, redis-server, ffmpeg, python3-venv, golang-go
-# and sprig for the chart renderer, curl, jq, postgresql-client), and Python tools
-# with pip into venvs under ~/.cache/ai-video (moto, kubernetes-validate).
+# with apt when run as root (postgresql, redis-server, ffmpeg, nodejs, npm,
+# python3-venv, golang-go and sprig for the chart renderer, curl, jq,
+# postgresql-client), Python tools with pip into venvs under ~/.cache/ai-video (moto,
+# kubernetes-validate), and Node BullMQ and bull-board with npm into tests/node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -31,8 +32,13 @@ trap 'exit 130' INT TERM
 need redis-server redis-server
 need ffmpeg ffmpeg
 need ffprobe ffmpeg
+need node nodejs
+need npm npm
 pg_bin >/dev/null
 moto_venv >/dev/null
+
+log "installing the Node BullMQ clients the tests drive (npm)"
+(cd tests/node && npm ci --no-audit --no-fund --silent)
 
 log "checking formatting and lints"
 cargo fmt --all --check

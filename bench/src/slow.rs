@@ -72,7 +72,9 @@ pub async fn worker_process(args: &[String]) -> anyhow::Result<()> {
         n: 0,
         repeat: 1,
     };
-    let client = ai_video_worker::providers::http::client();
+    let client = ai_video_worker::providers::http::client(
+        ai_video_worker::providers::DEFAULT_REQUEST_TIMEOUT,
+    );
     let url = format!("http://127.0.0.1:{port}/v1/tasks/1");
     let (backend, _handle) =
         ai_video_worker::bridge::start::<Value>(&ai_video_worker::bridge::BridgeConfig {

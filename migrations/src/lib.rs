@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_schema;
 mod m20261126_000002_provider_configs;
 mod m20261126_000003_job_progress;
+mod m20261202_000001_job_steps;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_schema::Migration),
             Box::new(m20261126_000002_provider_configs::Migration),
             Box::new(m20261126_000003_job_progress::Migration),
+            Box::new(m20261202_000001_job_steps::Migration),
         ]
     }
 }

@@ -116,7 +116,7 @@ enum JobOutbox {
     CreatedAt,
 }
 
-fn now() -> Expr {
+pub(crate) fn now() -> Expr {
     Expr::current_timestamp()
 }
 

@@ -24,7 +24,8 @@ pub fn job_id_from_queue_id(queue_id: &str) -> Option<Uuid> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobData {
     pub story_id: Uuid,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `null` for jobs that are not about one scene.
+    #[serde(default)]
     pub scene_id: Option<Uuid>,
     /// The Job row this message runs.
     pub job_id: Uuid,
@@ -32,6 +33,53 @@ pub struct JobData {
     pub action: JobKind,
     #[serde(default)]
     pub parameters: serde_json::Value,
+}
+
+/// `data` of a job as any BullMQ producer may write it: the full envelope above,
+/// or the seed's shape without `job_id` (the worker then records the job itself).
+/// `action` may be left out when the job's name is a kind's seed name or action.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct QueuedData {
+    pub story_id: Uuid,
+    #[serde(default)]
+    pub scene_id: Option<Uuid>,
+    #[serde(default)]
+    pub job_id: Option<Uuid>,
+    #[serde(default)]
+    pub action: Option<JobKind>,
+    #[serde(default)]
+    pub parameters: serde_json::Value,
+}
+
+impl QueuedData {
+    /// The kind of work, from `action` or else from the job's `name`; a name that
+    /// is a kind's and disagrees with `action` is refused.
+    pub fn kind(&self, name: &str) -> Result<JobKind, String> {
+        let named = JobKind::from_queue_name(name).or_else(|| name.parse().ok());
+        match (self.action, named) {
+            (Some(action), Some(named)) if action != named => Err(format!(
+                "the job is named {name} but its data.action is {action}"
+            )),
+            (Some(kind), _) | (None, Some(kind)) => Ok(kind),
+            (None, None) => Err(format!(
+                "data.action is missing and the job's name ({name}) is no kind of work; \
+                 use one of {}",
+                JobKind::ALL
+                    .iter()
+                    .map(|k| format!("{k} ({})", k.queue_name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    /// `parameters`, as an object (`{}` when left out).
+    pub fn parameters(&self) -> serde_json::Value {
+        match &self.parameters {
+            serde_json::Value::Null => serde_json::json!({}),
+            other => other.clone(),
+        }
+    }
 }
 
 /// Retry delay policy; only exponential is produced, fixed is understood.
@@ -103,6 +151,35 @@ mod tests {
     }
 
     #[test]
+    fn any_producer_s_data_is_read() {
+        let story = Uuid::now_v7();
+        let seed: QueuedData = serde_json::from_value(serde_json::json!({
+            "story_id": story, "action": "plan_story", "parameters": {"x": 1}, "extra": true
+        }))
+        .unwrap();
+        assert_eq!(seed.job_id, None);
+        assert_eq!(seed.kind("story_planning"), Ok(JobKind::PlanStory));
+        assert_eq!(seed.kind("anything"), Ok(JobKind::PlanStory));
+        assert!(
+            seed.kind("final_render")
+                .unwrap_err()
+                .contains("final_render")
+        );
+        let named: QueuedData =
+            serde_json::from_value(serde_json::json!({"story_id": story})).unwrap();
+        assert_eq!(named.kind("scene_generation"), Ok(JobKind::GenerateScene));
+        assert_eq!(named.kind("generate_scene"), Ok(JobKind::GenerateScene));
+        assert!(
+            named
+                .kind("misc")
+                .unwrap_err()
+                .contains("data.action is missing")
+        );
+        assert_eq!(named.parameters(), serde_json::json!({}));
+        assert!(serde_json::from_value::<QueuedData>(serde_json::json!({"story": 1})).is_err());
+    }
+
+    #[test]
     fn the_seed_shape() {
         let story = Uuid::nil();
         let env = JobEnvelope {
@@ -124,7 +201,7 @@ mod tests {
         let json = serde_json::to_value(&env).unwrap();
         assert_eq!(json["name"], "story_planning");
         assert_eq!(json["data"]["action"], "plan_story");
-        assert!(json["data"].get("scene_id").is_none());
+        assert_eq!(json["data"]["scene_id"], serde_json::Value::Null);
         assert_eq!(
             json["opts"],
             serde_json::json!({"priority": 5, "attempts": 3,

@@ -13,6 +13,9 @@ use crate::db::entities::job;
 use crate::domain::Priority;
 use crate::envelope::{Backoff, JobData, JobEnvelope, JobOpts};
 
+/// Log lines kept per job in Redis.
+const KEEP_LOGS: u32 = 50;
+
 /// BullMQ's `KeepJobs.age` is in seconds.
 const DAY_SECS: u64 = 24 * 60 * 60;
 
@@ -49,6 +52,8 @@ pub fn job_options(env: &JobEnvelope) -> JobOptions {
         attempts: Some(env.opts.attempts),
         backoff: Some(backoff),
         job_id: Some(env.id.clone()),
+        // The worker logs each step on the job; BullMQ tools show the last ones.
+        keep_logs: Some(KEEP_LOGS),
         remove_on_complete: Some(RemoveOnFinish::Options(KeepJobs {
             age: Some(DAY_SECS),
             count: Some(10_000),

@@ -35,6 +35,7 @@ async fn up_down_up(url: String) {
     let expected = [
         "ai_provider_configs",
         "job_outbox",
+        "job_steps",
         "jobs",
         "scenes",
         "stories",

@@ -317,8 +317,8 @@ async fn replicate_makes_both_images_and_video() {
     for r in &images {
         assert_eq!(
             r.header("prefer"),
-            Some("wait=60"),
-            "image predictions wait in the request"
+            Some("wait=30"),
+            "image predictions wait in the request, for half the 60 s client timeout"
         );
         assert_eq!(
             r.header("authorization"),

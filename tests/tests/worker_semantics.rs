@@ -138,8 +138,7 @@ async fn a_failing_scene_runs_three_times_then_fails_the_preview_and_the_story()
     let log = app
         .get(&format!("stories/{story}/transitions/"), &alice)
         .await;
-    let to_failed: Vec<&Value> = log
-        .body
+    let to_failed: Vec<&Value> = log.body["results"]
         .as_array()
         .unwrap()
         .iter()
@@ -213,8 +212,7 @@ async fn a_worker_killed_mid_job_loses_nothing() {
         assert_eq!(j["status"], "succeeded", "{j}");
     }
     let log = app.get(&format!("stories/{id}/transitions/"), &alice).await;
-    let moves: Vec<String> = log
-        .body
+    let moves: Vec<String> = log.body["results"]
         .as_array()
         .unwrap()
         .iter()

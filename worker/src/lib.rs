@@ -18,14 +18,16 @@ pub mod providers;
 use std::future::Future;
 use std::sync::Arc;
 
-use ai_video_shared::envelope::JobData;
+use ai_video_shared::envelope::QueuedData;
 use ai_video_shared::outbox::Relay;
 use ai_video_shared::{db, storage};
 use anyhow::Context;
 use apalis::layers::WorkerBuilderExt;
+use apalis::layers::tracing::{DefaultOnFailure, TraceLayer};
 use apalis_core::error::WorkerError;
 use apalis_core::worker::builder::WorkerBuilder;
 use tokio::sync::watch;
+use tracing::Level;
 
 use crate::config::WorkerConfig;
 use crate::jobs::WorkerState;
@@ -47,8 +49,8 @@ pub async fn run(
     let storage = storage::open(&config.storage)
         .await
         .context("cannot open the media storage")?;
-    std::fs::create_dir_all(&config.work_dir)
-        .with_context(|| format!("cannot create WORK_DIR {}", config.work_dir.display()))?;
+    let work_root = jobs::WorkRoot::claim(&config.work_dir)
+        .with_context(|| format!("cannot use WORK_DIR {}", config.work_dir.display()))?;
     let limiter = Limiter::connect(&config.bridge.redis, &config.bridge.queue)
         .await
         .context("cannot reach Redis (REDIS_URL) for the provider limits")?;
@@ -71,7 +73,7 @@ pub async fn run(
         ),
         ffmpeg: config.ffmpeg.clone(),
         render: config.render,
-        work_root: config.work_dir.clone(),
+        work_root,
         configs: Default::default(),
     });
 
@@ -89,7 +91,7 @@ pub async fn run(
         },
     ));
 
-    let (backend, bridge) = bridge::start::<JobData>(&config.bridge)
+    let (backend, bridge) = bridge::start::<QueuedData>(&config.bridge)
         .await
         .context("cannot start the queue worker (REDIS_URL)")?;
     let backend = backend.with_grace(config.shutdown_grace);
@@ -106,7 +108,10 @@ pub async fn run(
     let worker = WorkerBuilder::new(config.bridge.name.clone())
         .backend(backend)
         .data(state)
-        .enable_tracing()
+        // Each outcome is logged by the handler at its own level (a planned wait is
+        // INFO, a failure WARN); apalis's own failure line would call every wait an
+        // ERROR, so it is kept at DEBUG.
+        .layer(TraceLayer::new().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .concurrency(config.bridge.concurrency)
         .build(jobs::handle);
     let result = worker

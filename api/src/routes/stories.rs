@@ -78,7 +78,7 @@ pub struct StoryOut {
 impl StoryOut {
     pub fn from_model(m: story::Model, state: &AppState) -> Self {
         Self {
-            legal_transitions: legal_targets(m.status, Actor::Owner),
+            legal_transitions: legal_targets(m.status, Actor::Owner, m.facts()),
             preview_url: m.preview_key.as_deref().map(|k| state.media_url(k)),
             final_url: m.final_key.as_deref().map(|k| state.media_url(k)),
             cost_estimate: m.cost_estimate.and_then(|v| serde_json::from_value(v).ok()),

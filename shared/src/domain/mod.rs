@@ -14,7 +14,9 @@ pub use job::{JobKind, JobStatus, Priority, RenderQuality, RetryPolicy};
 pub use planning::{PlannedScene, SCENE_SECONDS, plan_scenes};
 pub use provider::{Provider, ProviderRole};
 pub use scene::{CameraMotion, SceneDuration, ScenePrompt, SceneStatus};
-pub use state_machine::{Actor, Transition, TransitionError, check_transition, legal_targets};
+pub use state_machine::{
+    Actor, Guard, StoryFacts, Transition, TransitionError, check_transition, legal_targets,
+};
 pub use story::{AspectRatio, StoryDuration, StoryStatus};
 
 /// A value that failed validation, with a message fit for the client.

@@ -57,6 +57,17 @@ async fn insert_job<C: ConnectionTrait>(
     parent_id: Option<Uuid>,
 ) -> Result<job::Model, DbErr> {
     let id = Uuid::now_v7();
+    let queue_id = queue_job_id(new.story_id, id);
+    insert_row(db, new, parent_id, id, queue_id).await
+}
+
+async fn insert_row<C: ConnectionTrait>(
+    db: &C,
+    new: NewJob,
+    parent_id: Option<Uuid>,
+    id: Uuid,
+    queue_id: String,
+) -> Result<job::Model, DbErr> {
     let now = Utc::now();
     job::ActiveModel {
         id: Set(id),
@@ -76,7 +87,7 @@ async fn insert_job<C: ConnectionTrait>(
         result: Set(None),
         provider: Set(None),
         cost: Set(None),
-        queue_id: Set(queue_job_id(new.story_id, id)),
+        queue_id: Set(queue_id),
         queued_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
@@ -97,6 +108,17 @@ async fn insert_outbox<C: ConnectionTrait>(db: &C, job_id: Uuid) -> Result<(), D
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// Writes the row of a job that another BullMQ producer already put in Redis, under
+/// that job's id; nothing goes to the outbox.
+pub async fn record_delivered_job<C: ConnectionTrait>(
+    db: &C,
+    new: NewJob,
+    id: Uuid,
+    queue_id: &str,
+) -> Result<job::Model, DbErr> {
+    insert_row(db, new, None, id, queue_id.to_owned()).await
 }
 
 /// Writes one job and asks the relay to push it.

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use rust_decimal::Decimal;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -12,10 +11,11 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::stories::{self, TransitionBy};
+use super::assembly;
+use super::transitions::{self, ACTIVE, TransitionBy, cancel_where};
 use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write};
 use crate::db::Money;
-use crate::db::entities::{job, outbox, story};
+use crate::db::entities::{job, story};
 use crate::domain::{Actor, JobKind, JobStatus, Priority, Provider, RetryPolicy, StoryStatus};
 use crate::store::{NewJob, WorkOptions, enqueue_job};
 
@@ -63,54 +63,6 @@ pub async fn get<C: ConnectionTrait>(db: &C, viewer: &Viewer, id: Uuid) -> Store
     }
 }
 
-const ACTIVE: [JobStatus; 3] = [JobStatus::Queued, JobStatus::Running, JobStatus::Retrying];
-
-/// Marks jobs cancelled and withdraws the ones the relay has not pushed yet;
-/// returns their BullMQ ids, for telling workers that may be running them.
-async fn cancel_where<C: ConnectionTrait>(
-    db: &C,
-    condition: sea_orm::Condition,
-    reason: &str,
-) -> StoreResult<Vec<String>> {
-    let rows: Vec<(Uuid, String)> = job::Entity::find()
-        .select_only()
-        .column(job::Column::Id)
-        .column(job::Column::QueueId)
-        .filter(condition)
-        .filter(job::Column::Status.is_in(ACTIVE))
-        .into_tuple()
-        .all(db)
-        .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (ids, queue_ids): (Vec<Uuid>, Vec<String>) = rows.into_iter().unzip();
-    let now = Utc::now();
-    job::Entity::update_many()
-        .col_expr(job::Column::Status, Expr::value(JobStatus::Cancelled))
-        .col_expr(job::Column::LastError, Expr::value(reason))
-        .col_expr(job::Column::FinishedAt, Expr::value(now))
-        .col_expr(job::Column::UpdatedAt, Expr::value(now))
-        .filter(job::Column::Id.is_in(ids.clone()))
-        .filter(job::Column::Status.is_in(ACTIVE))
-        .exec(db)
-        .await?;
-    outbox::Entity::delete_many()
-        .filter(outbox::Column::JobId.is_in(ids))
-        .exec(db)
-        .await?;
-    Ok(queue_ids)
-}
-
-/// Cancels every unfinished job of a story; returns their BullMQ ids.
-pub async fn cancel_story_jobs<C: ConnectionTrait>(
-    db: &C,
-    story_id: Uuid,
-    reason: &str,
-) -> StoreResult<Vec<String>> {
-    cancel_where(db, job::Column::StoryId.eq(story_id).into(), reason).await
-}
-
 /// A cancelled job, and the BullMQ ids of every job the cancel stopped.
 #[derive(Debug, Clone)]
 pub struct Cancelled {
@@ -140,7 +92,7 @@ pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Store
         .add(job::Column::ParentId.eq(root));
     let queue_ids = cancel_where(&txn, flow, &reason).await?;
     if target.kind == JobKind::PlanStory {
-        let story = stories::get_for_update(&txn, viewer, target.story_id).await?;
+        let story = transitions::get_for_update(&txn, viewer, target.story_id).await?;
         if story.status == StoryStatus::Planning {
             let by = TransitionBy {
                 actor: Actor::Owner,
@@ -148,7 +100,7 @@ pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Store
                 reason: &reason,
                 job_id: Some(target.id),
             };
-            stories::apply_transition(&txn, &story, StoryStatus::Draft, by, Default::default())
+            transitions::apply_transition(&txn, &story, StoryStatus::Draft, by, Default::default())
                 .await?;
         }
     }
@@ -158,9 +110,14 @@ pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Store
 }
 
 /// Runs a failed or cancelled job again, as a new job that records which one it
-/// retries. The story must be able to take the work: a planning retry moves a
-/// draft (or failed) story back to planning; a preview or render retry needs the
-/// story in that phase (or the one just before it).
+/// retries, and moves the story back into the phase the job belongs to along the
+/// state machine's edges (a failed story: planning via draft, previewing or
+/// rendering).
+///
+/// A preview or render is retried as a whole flow, whichever of its jobs is named:
+/// the scenes that succeeded keep their clips, the others get new scene jobs, and
+/// the assembly runs again once they are done. Naming a scene job answers that
+/// scene's new job; naming the assembly answers the new assembly.
 pub async fn retry(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -168,22 +125,23 @@ pub async fn retry(
     retry: RetryPolicy,
 ) -> StoreResult<job::Model> {
     let txn = begin_write(db).await?;
-    let old = get(&txn, viewer, id).await?;
-    if !matches!(old.status, JobStatus::Failed | JobStatus::Cancelled) {
+    let asked = get(&txn, viewer, id).await?;
+    // The story is locked first, so two retries of the same job queue one run.
+    let mut story = transitions::get_for_update(&txn, viewer, asked.story_id).await?;
+    let asked = get(&txn, viewer, id).await?;
+    if !matches!(asked.status, JobStatus::Failed | JobStatus::Cancelled) {
         return Err(StoreError::conflict(
             "job_not_retryable",
             format!(
                 "the job is {}; only failed or cancelled jobs can be retried",
-                old.status
+                asked.status
             ),
         ));
     }
-    if old.parent_id.is_some() {
-        return Err(StoreError::conflict(
-            "job_not_retryable",
-            "this scene job belongs to a preview or render; retry that job instead",
-        ));
-    }
+    let old = match asked.parent_id {
+        Some(parent) => get(&txn, viewer, parent).await?,
+        None => asked.clone(),
+    };
     let active = job::Entity::find()
         .filter(job::Column::StoryId.eq(old.story_id))
         .filter(job::Column::Kind.eq(old.kind))
@@ -201,9 +159,17 @@ pub async fn retry(
             "the same work is already queued or running for this story",
         ));
     }
-    let mut story = stories::get_for_update(&txn, viewer, old.story_id).await?;
+    if !matches!(old.status, JobStatus::Failed | JobStatus::Cancelled) {
+        return Err(StoreError::conflict(
+            "job_not_retryable",
+            format!(
+                "the {} this scene job belongs to is {}; only an unfinished one can be retried",
+                old.kind, old.status
+            ),
+        ));
+    }
     let priority = Priority::new(i64::from(old.priority)).unwrap_or(Priority::DEFAULT);
-    let reason = format!("retry of job {} by {}", old.id, viewer.user_id);
+    let reason = format!("retry of job {} by {}", asked.id, viewer.user_id);
     let by = |job_id| TransitionBy {
         actor: Actor::Owner,
         name: &viewer.user_id,
@@ -217,7 +183,7 @@ pub async fn retry(
         JobKind::GenerateScene => StoryStatus::Planned,
     };
     if old.kind == JobKind::PlanStory && story.status == StoryStatus::Failed {
-        story = stories::apply_transition(
+        story = transitions::apply_transition(
             &txn,
             &story,
             StoryStatus::Draft,
@@ -228,13 +194,7 @@ pub async fn retry(
     }
     let moves_story = story.status != phase;
     if moves_story {
-        crate::domain::check_transition(story.status, phase, Actor::Owner)?;
-        if phase == StoryStatus::Rendering && story.preview_key.is_none() {
-            return Err(StoreError::conflict(
-                "preview_not_ready",
-                "the preview is not ready yet",
-            ));
-        }
+        transitions::check_owner_move(&story, phase)?;
     }
     let job = match old.kind {
         JobKind::PlanStory | JobKind::GenerateScene => {
@@ -247,31 +207,28 @@ pub async fn retry(
             enqueue_job(&txn, new).await?
         }
         JobKind::GeneratePreview | JobKind::RenderFinal => {
-            let parent = stories::enqueue_assembly(
-                &txn,
-                &story,
-                old.kind,
-                WorkOptions {
-                    priority: Some(priority),
-                    retry,
-                },
-            )
-            .await?;
-            job::Entity::update_many()
-                .col_expr(job::Column::RetryOf, Expr::value(old.id))
-                .filter(job::Column::Id.eq(parent.id))
-                .exec(&txn)
-                .await?;
-            parent
+            let work = WorkOptions {
+                priority: Some(priority),
+                retry,
+            };
+            assembly::enqueue_assembly(&txn, &story, old.kind, work, Some(&old)).await?
         }
     };
     if moves_story {
-        stories::apply_transition(&txn, &story, phase, by(Some(job.id)), Default::default())
+        transitions::apply_transition(&txn, &story, phase, by(Some(job.id)), Default::default())
             .await?;
     }
-    let job = get(&txn, viewer, job.id).await?;
+    let answer = match asked.scene_id.filter(|_| asked.parent_id.is_some()) {
+        Some(scene) => job::Entity::find()
+            .filter(job::Column::ParentId.eq(job.id))
+            .filter(job::Column::SceneId.eq(scene))
+            .one(&txn)
+            .await?
+            .unwrap_or(job),
+        None => job,
+    };
     txn.commit().await?;
-    Ok(job)
+    Ok(answer)
 }
 
 /// Figures for one slice of jobs.

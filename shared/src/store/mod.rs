@@ -5,12 +5,16 @@
 //! Visibility is decided here too: a viewer sees their own objects, an admin sees
 //! all, and anything else is [`StoreError::NotFound`], never a hint that it exists.
 
+mod assembly;
+pub mod deliveries;
 mod enqueue;
 pub mod jobs;
 pub mod providers;
-pub mod runs;
 pub mod scenes;
+pub mod steps;
 pub mod stories;
+pub mod transitions;
+pub mod worker_writes;
 
 pub use enqueue::{NewJob, WorkOptions, enqueue_flow, enqueue_job};
 

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write, stories};
+use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write, transitions};
 use crate::db::entities::{job, scene, story};
 use crate::db::{Money, is_unique_violation};
 use crate::domain::{
@@ -41,7 +41,7 @@ pub async fn bulk_create(
     new: Vec<NewScene>,
 ) -> StoreResult<Vec<scene::Model>> {
     let txn = begin_write(db).await?;
-    let story = stories::get_for_update(&txn, viewer, story_id).await?;
+    let story = transitions::get_for_update(&txn, viewer, story_id).await?;
     if !story.status.is_editable() {
         return Err(StoreError::wrong_status(
             story.status,
@@ -222,7 +222,7 @@ pub async fn reorder(
 ) -> StoreResult<Vec<scene::Model>> {
     let txn = begin_write(db).await?;
     let (_, story) = get(&txn, viewer, scene_id).await?;
-    let story = stories::get_for_update(&txn, viewer, story.id).await?;
+    let story = transitions::get_for_update(&txn, viewer, story.id).await?;
     let allowed = [StoryStatus::Draft, StoryStatus::Planned];
     if !allowed.contains(&story.status) {
         return Err(StoreError::wrong_status(
@@ -322,6 +322,38 @@ fn new_order(scenes: &[scene::Model], scene_id: Uuid, request: Reorder) -> Store
     }
 }
 
+/// Refuses generating one scene unless its story is planned and nothing generates
+/// that scene already.
+pub(crate) async fn check_can_generate<C: ConnectionTrait>(
+    db: &C,
+    story: &story::Model,
+    scene_id: Uuid,
+) -> StoreResult<()> {
+    if story.status != StoryStatus::Planned {
+        return Err(StoreError::wrong_status(
+            story.status,
+            &[StoryStatus::Planned],
+            "generating a single scene",
+        ));
+    }
+    let active = job::Entity::find()
+        .filter(job::Column::SceneId.eq(scene_id))
+        .filter(job::Column::Status.is_in([
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Retrying,
+        ]))
+        .count(db)
+        .await?;
+    if active > 0 {
+        return Err(StoreError::conflict(
+            "job_in_progress",
+            "this scene is already being generated",
+        ));
+    }
+    Ok(())
+}
+
 /// Queues generation of one scene of a planned story.
 pub async fn generate(
     db: &DatabaseConnection,
@@ -332,29 +364,8 @@ pub async fn generate(
 ) -> StoreResult<job::Model> {
     let txn = begin_write(db).await?;
     let (scene, story) = get(&txn, viewer, scene_id).await?;
-    let story = stories::get_for_update(&txn, viewer, story.id).await?;
-    if story.status != StoryStatus::Planned {
-        return Err(StoreError::wrong_status(
-            story.status,
-            &[StoryStatus::Planned],
-            "generating a single scene",
-        ));
-    }
-    let active = job::Entity::find()
-        .filter(job::Column::SceneId.eq(scene.id))
-        .filter(job::Column::Status.is_in([
-            JobStatus::Queued,
-            JobStatus::Running,
-            JobStatus::Retrying,
-        ]))
-        .count(&txn)
-        .await?;
-    if active > 0 {
-        return Err(StoreError::conflict(
-            "job_in_progress",
-            "this scene is already being generated",
-        ));
-    }
+    let story = transitions::get_for_update(&txn, viewer, story.id).await?;
+    check_can_generate(&txn, &story, scene.id).await?;
     let kind = JobKind::GenerateScene;
     let new = NewJob {
         scene_id: Some(scene.id),

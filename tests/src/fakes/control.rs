@@ -49,6 +49,17 @@ pub struct FakeOptions {
     /// Replicate: a prediction with a webhook moves one step this often on its
     /// own (polls still move it too).
     pub step_interval: Duration,
+    /// What Runway's output URLs serve instead of the real media, if anything.
+    pub output_body: Option<OutputBody>,
+}
+
+/// A broken output, as a misbehaving provider or CDN would serve it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputBody {
+    /// This many bytes, streamed (never held in memory), labelled `video/mp4`.
+    Huge(u64),
+    /// A page of text labelled `video/mp4`.
+    NotMedia,
 }
 
 impl Default for FakeOptions {
@@ -66,6 +77,7 @@ impl Default for FakeOptions {
             concurrency: None,
             wait_time: Duration::from_millis(100),
             step_interval: Duration::from_millis(50),
+            output_body: None,
         }
     }
 }

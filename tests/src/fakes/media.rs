@@ -305,3 +305,32 @@ pub(crate) async fn serve_file(path: &Path, content_type: &'static str) -> Respo
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
+
+/// A broken output labelled `video/mp4`: a huge body streamed in 1 MiB chunks of
+/// zeros (chunked, its length not announced), or a page of text.
+pub(crate) fn serve_broken(body: Option<super::OutputBody>) -> Response {
+    use super::OutputBody;
+    match body {
+        Some(OutputBody::Huge(len)) => {
+            const CHUNK: usize = 1 << 20;
+            let chunks = futures::stream::unfold(len, |left| async move {
+                if left == 0 {
+                    return None;
+                }
+                let n = left.min(CHUNK as u64);
+                let chunk = axum::body::Bytes::from(vec![0u8; n as usize]);
+                Some((Ok::<_, std::io::Error>(chunk), left - n))
+            });
+            (
+                [(header::CONTENT_TYPE, "video/mp4")],
+                axum::body::Body::from_stream(chunks),
+            )
+                .into_response()
+        }
+        _ => (
+            [(header::CONTENT_TYPE, "video/mp4")],
+            "<html><body>Service temporarily unavailable</body></html>",
+        )
+            .into_response(),
+    }
+}

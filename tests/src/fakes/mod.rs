@@ -33,7 +33,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use tokio::sync::oneshot;
 
-pub use control::{CreateAttempt, FakeOptions};
+pub use control::{CreateAttempt, FakeOptions, OutputBody};
 pub use record::{Form, RecordedBody, RecordedRequest};
 pub use replicate::{FakeReplicate, OutputKind};
 pub use runway::FakeRunway;
@@ -129,6 +129,11 @@ impl FakeServer {
 
     pub fn set_out_of_credits(&self, out: bool) {
         self.shared.state().opts.out_of_credits = out;
+    }
+
+    /// Serve a broken output instead of the real media (Runway).
+    pub fn set_output_body(&self, body: Option<OutputBody>) {
+        self.shared.state().opts.output_body = body;
     }
 
     /// Polls spent `PENDING`/`starting` and `RUNNING`/`processing`.

@@ -374,7 +374,9 @@ async fn download(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let token = query.get("_jwt").map(String::as_str).unwrap_or("");
+    let broken = runway.shared.state().opts.output_body;
     match runway.shared.files.lookup(token) {
+        Lookup::Found(_, _) if broken.is_some() => media::serve_broken(broken),
         Lookup::Found(path, content_type) => media::serve_file(&path, content_type).await,
         Lookup::Expired | Lookup::Unknown => {
             let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>\

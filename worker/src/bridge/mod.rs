@@ -56,6 +56,9 @@ pub struct BridgeConfig {
     pub name: String,
 }
 
+/// The longest a job's log line or progress report may hold up its run.
+const TOOL_CALL: Duration = Duration::from_secs(2);
+
 /// What a processor hands over, and how it is answered.
 type Reply = Result<serde_json::Value, bullmq::Error>;
 
@@ -88,6 +91,28 @@ impl Delivery {
     pub fn queue_wait(&self) -> Duration {
         let now = now_ms();
         Duration::from_millis(now.saturating_sub(self.job.timestamp()))
+    }
+
+    /// Adds a line to the job's log in Redis, which BullMQ tools show beside the
+    /// job (`getJobLogs`, bull-board). Best effort: a log line never fails a job.
+    pub async fn log(&self, line: &str) {
+        match tokio::time::timeout(TOOL_CALL, self.job.log(line)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "could not add to the job's log"),
+            Err(_) => tracing::debug!("adding to the job's log timed out"),
+        }
+    }
+
+    /// Reports the job's progress in percent on the BullMQ job (`updateProgress`,
+    /// with its `progress` event). Best effort, like [`Delivery::log`].
+    pub async fn report_progress(&self, percent: u32) {
+        let mut job = self.job.clone();
+        let progress = bullmq::types::JobProgress::Number(f64::from(percent.min(100)));
+        match tokio::time::timeout(TOOL_CALL, job.update_progress(progress)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "could not report progress to the queue"),
+            Err(_) => tracing::debug!("reporting progress to the queue timed out"),
+        }
     }
 
     /// Sends the answer to BullMQ; the first answer wins.

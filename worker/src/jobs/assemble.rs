@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use ai_video_shared::db::entities::story;
 use ai_video_shared::domain::{JobKind, RenderQuality};
 use ai_video_shared::storage;
-use ai_video_shared::store::runs::{self, Written};
 use ai_video_shared::store::scenes;
+use ai_video_shared::store::worker_writes::{self, Written};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
@@ -73,6 +73,13 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         ))
         .await?;
     let info = ctx.step(ctx.state.ffmpeg.probe(&out)).await?;
+    ctx.log(&format!(
+        "joined {} clips ({}), {:.1} s",
+        clips.len(),
+        mode.as_str(),
+        info.duration
+    ))
+    .await;
     ctx.checkpoint().await?;
     ctx.step(ctx.state.storage.put_file(&key, &out, "video/mp4"))
         .await?;
@@ -86,9 +93,9 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         "duration_seconds": info.duration,
         "join": mode.as_str(),
     });
-    let result = runs::response(Some(&url), metadata, ctx.elapsed_secs(), None);
-    match runs::finish_assembly(db, &ctx.row, &key, result).await? {
-        Written::Done => Ok(json!({"key": key, "duration_seconds": info.duration})),
+    let result = worker_writes::response(Some(&url), metadata, ctx.elapsed_secs(), None);
+    match worker_writes::finish_assembly(db, &ctx.row, &key, result.clone()).await? {
+        Written::Done => Ok(result),
         Written::Cancelled => Err(JobError::Cancelled),
     }
 }

@@ -2,31 +2,35 @@
 //! cancellation checkpoints, a private work directory, and the mapping of errors to
 //! "retry" or "fail for good".
 //!
-//! A run starts only if its Job row is still active ([`runs::begin`]); each kind
+//! A run starts only if its Job row is still active ([`worker_writes::begin`]); each kind
 //! writes its outcome, the story's transition and its media keys in one transaction.
 //! A failed run records the error on the row first and then tells BullMQ, so the
 //! row always knows at least as much as Redis.
 
 mod assemble;
+mod delivery;
 mod plan;
 mod scene;
+mod tasks;
+mod workdir;
+
+pub use workdir::{WorkDir, WorkRoot};
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ai_video_shared::db::entities::{job, provider_config};
 use ai_video_shared::domain::{JobKind, Provider, RenderQuality};
-use ai_video_shared::envelope::JobData;
+use ai_video_shared::envelope::QueuedData;
 use ai_video_shared::storage::Storage;
-use ai_video_shared::store::{StoreError, runs};
+use ai_video_shared::store::{StoreError, worker_writes};
 use apalis_core::error::{AbortError, BoxDynError, RetryAfterError};
 use apalis_core::task::data::Data;
 use futures::FutureExt;
 use sea_orm::{DatabaseConnection, EntityTrait};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::Instrument;
 
 use crate::bridge::Delivery;
@@ -61,7 +65,7 @@ pub struct WorkerState {
     pub ffmpeg: Ffmpeg,
     pub render: RenderSettings,
     /// Where runs keep their temporary files.
-    pub work_root: PathBuf,
+    pub work_root: WorkRoot,
     /// Provider configurations, re-read at most once a second.
     pub configs: ConfigCache,
 }
@@ -162,7 +166,6 @@ pub type Progress = Arc<dyn Fn(f32) + Send + Sync>;
 pub struct JobCtx {
     pub state: Arc<WorkerState>,
     pub delivery: Delivery,
-    pub data: JobData,
     pub row: job::Model,
     pub work: WorkDir,
     started: Instant,
@@ -186,7 +189,7 @@ impl JobCtx {
     /// database by a request served elsewhere.
     pub async fn checkpoint(&self) -> Result<(), JobError> {
         if self.delivery.cancel.is_cancelled()
-            || !runs::is_running(&self.state.db, self.row.id).await?
+            || !worker_writes::is_running(&self.state.db, self.row.id).await?
         {
             return Err(JobError::Cancelled);
         }
@@ -206,16 +209,24 @@ impl JobCtx {
     }
 
     /// A function that records the job's progress (0 to 1): the latest value is
-    /// written to the Job row, at most a few times a second.
+    /// written to the Job row and reported on the BullMQ job (in percent), at most
+    /// a few times a second.
     pub fn progress_reporter(&self) -> Progress {
         let (tx, mut rx) = tokio::sync::watch::channel(0.0f32);
         let db = self.state.db.clone();
         let job = self.row.id;
+        let delivery = self.delivery.clone();
         tokio::spawn(async move {
+            let mut reported = None;
             while rx.changed().await.is_ok() {
                 let p = *rx.borrow_and_update();
-                if let Err(e) = runs::set_progress(&db, job, f64::from(p)).await {
+                if let Err(e) = worker_writes::set_progress(&db, job, f64::from(p)).await {
                     tracing::debug!(error = %e, "could not record progress");
+                }
+                let percent = (p * 100.0).round() as u32;
+                if reported != Some(percent) {
+                    delivery.report_progress(percent).await;
+                    reported = Some(percent);
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
@@ -223,6 +234,11 @@ impl JobCtx {
         Arc::new(move |p: f32| {
             let _ = tx.send(p.clamp(0.0, 1.0));
         })
+    }
+
+    /// Adds a step to the job's log in Redis (what BullMQ tools show).
+    pub async fn log(&self, line: &str) {
+        self.delivery.log(line).await;
     }
 
     /// A provider's config: its switch and settings.
@@ -247,42 +263,9 @@ impl JobCtx {
     }
 }
 
-/// A run's directory for temporary files: created on first use (most runs need
-/// none) and removed when the run ends.
-pub struct WorkDir {
-    path: PathBuf,
-    created: OnceLock<()>,
-}
-
-impl WorkDir {
-    fn new(root: &Path, name: &str) -> Self {
-        Self {
-            path: root.join(name),
-            created: OnceLock::new(),
-        }
-    }
-
-    pub fn path(&self) -> Result<&Path, JobError> {
-        if self.created.get().is_none() {
-            std::fs::create_dir_all(&self.path)
-                .map_err(|e| JobError::Retryable(format!("cannot create a work directory: {e}")))?;
-            let _ = self.created.set(());
-        }
-        Ok(&self.path)
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        if self.created.get().is_some() {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
 /// The apalis handler: runs one delivered job and tells BullMQ what to do next.
 pub async fn handle(
-    data: JobData,
+    data: QueuedData,
     delivery: Data<Delivery>,
     state: Data<Arc<WorkerState>>,
 ) -> Result<Value, BoxDynError> {
@@ -290,9 +273,9 @@ pub async fn handle(
     let state = (*state).clone();
     let span = tracing::info_span!(
         "job",
-        job.id = %data.job_id,
+        job.id = tracing::field::Empty,
         story.id = %data.story_id,
-        kind = %data.action,
+        kind = tracing::field::Empty,
         queue.id = %delivery.job.id(),
         attempt = delivery.attempts_made() + 1,
     );
@@ -302,23 +285,38 @@ pub async fn handle(
 async fn run(
     state: Arc<WorkerState>,
     delivery: Delivery,
-    data: JobData,
+    data: QueuedData,
 ) -> Result<Value, BoxDynError> {
-    let Some(row) = runs::begin(&state.db, data.job_id)
-        .await
-        .map_err(|e| BoxDynError::from(e.to_string()))?
-    else {
-        tracing::info!("job is no longer active; skipping it");
-        return Ok(json!({"skipped": true}));
+    let row = match delivery::start(&state, &delivery, &data).await {
+        Ok(delivery::Start::Run(row)) => *row,
+        Ok(delivery::Start::Answer(value)) => {
+            tracing::info!("job answered without running");
+            return Ok(value);
+        }
+        Ok(delivery::Start::Refuse(reason)) => {
+            tracing::warn!(%reason, "job refused");
+            delivery.log(&format!("refused: {reason}")).await;
+            return Err(AbortError::new(reason).into());
+        }
+        Ok(delivery::Start::Handed(reason)) => {
+            tracing::info!(%reason, "job handed to another");
+            return Err(AbortError::new(reason).into());
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "job could not start");
+            return Err(err.to_string().into());
+        }
     };
+    let span = tracing::Span::current();
+    span.record("job.id", tracing::field::display(row.id));
+    span.record("kind", tracing::field::display(row.kind));
     let work = WorkDir::new(
-        &state.work_root,
+        &state.work_root.path,
         &format!("{}-{}", row.id, uuid::Uuid::new_v4().simple()),
     );
     let ctx = JobCtx {
         state,
         delivery,
-        data,
         row,
         work,
         started: Instant::now(),
@@ -330,6 +328,14 @@ async fn run(
         wait_ms = ctx.delivery.queue_wait().as_millis() as u64,
         "job started"
     );
+    ctx.log(&format!(
+        "run {} of {} started: {} of job {}",
+        ctx.attempt(),
+        ctx.delivery.max_attempts(),
+        ctx.row.kind,
+        ctx.row.id
+    ))
+    .await;
     let work = async {
         match ctx.row.kind {
             JobKind::PlanStory => plan::run(&ctx).await,
@@ -368,17 +374,26 @@ async fn run(
                 elapsed_ms = ctx.started.elapsed().as_millis() as u64,
                 "job succeeded"
             );
+            ctx.delivery.report_progress(100).await;
+            ctx.log(&format!("succeeded in {:.1} s", ctx.elapsed_secs()))
+                .await;
             Ok(value)
         }
         Err(JobError::Cancelled) => {
             ended(Ending::Cancelled);
             tracing::info!("job cancelled while running");
+            ctx.log("cancelled while running").await;
             Err(AbortError::new("cancelled").into())
         }
         Err(JobError::Later(message, wait)) => {
             ended(Ending::Delayed);
             tracing::info!(%message, wait_ms = wait.as_millis() as u64, "job put back without using an attempt");
-            runs::requeue(&ctx.state.db, &ctx.row, &message)
+            ctx.log(&format!(
+                "put back for {} ms without using an attempt: {message}",
+                wait.as_millis()
+            ))
+            .await;
+            worker_writes::requeue(&ctx.state.db, &ctx.row, &message)
                 .await
                 .map_err(|e| e.to_string())?;
             Err(RetryAfterError::new(message, wait).into())
@@ -393,7 +408,18 @@ async fn run(
                 Ending::Retried
             });
             tracing::warn!(error = %message, last, "job failed");
-            if let Err(e) = runs::record_failure(&ctx.state.db, &ctx.row, &message, last).await {
+            ctx.log(&format!(
+                "failed{}: {message}",
+                if last {
+                    " for good"
+                } else {
+                    "; it will be retried"
+                }
+            ))
+            .await;
+            if let Err(e) =
+                worker_writes::record_failure(&ctx.state.db, &ctx.row, &message, last).await
+            {
                 tracing::error!(error = %e, "could not record the failure");
             }
             if last {

@@ -4,8 +4,8 @@
 use ai_video_shared::db::Money;
 use ai_video_shared::db::entities::{scene, story};
 use ai_video_shared::domain::{CostEstimate, SceneStatus, StoryDuration, plan_scenes};
-use ai_video_shared::store::runs::{self, Written};
 use ai_video_shared::store::scenes;
+use ai_video_shared::store::worker_writes::{self, Written};
 use chrono::Utc;
 use sea_orm::{EntityTrait, Set};
 use serde_json::{Value, json};
@@ -80,9 +80,14 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         "scenes_planned": !planned.is_empty(),
         "cost_estimate": estimate,
     });
-    let result = runs::response(None, metadata, ctx.elapsed_secs(), None);
-    match runs::finish_plan(db, &ctx.row, rows, estimate, result).await? {
-        Written::Done => Ok(json!({"scene_count": count, "duration_seconds": seconds})),
+    ctx.log(&format!(
+        "{count} scenes ({seconds} s), estimated cost {}",
+        estimate.total
+    ))
+    .await;
+    let result = worker_writes::response(None, metadata, ctx.elapsed_secs(), None);
+    match worker_writes::finish_plan(db, &ctx.row, rows, estimate, result.clone()).await? {
+        Written::Done => Ok(result),
         Written::Cancelled => Err(JobError::Cancelled),
     }
 }

@@ -20,7 +20,19 @@ pub enum MediaError {
     Probe(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{program} ran longer than its limit of {} s and was stopped", .limit.as_secs())]
+    TimedOut {
+        program: String,
+        limit: std::time::Duration,
+    },
 }
+
+/// The longest one ffmpeg or ffprobe run may take; it is killed then.
+pub const TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Inputs are read from local files (and pipes) only: a downloaded "video" that is
+/// really a playlist naming URLs opens nothing remote.
+const LOCAL_ONLY: &str = "file,pipe";
 
 /// Where the binaries are (`FFMPEG_BIN`, `FFPROBE_BIN`).
 #[derive(Debug, Clone)]
@@ -52,14 +64,19 @@ pub struct ClipInfo {
 
 impl Ffmpeg {
     async fn run(&self, program: &Path, args: &[String]) -> Result<Vec<u8>, MediaError> {
-        let output = Command::new(program)
+        let running = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
-            .output()
+            .output();
+        let output = tokio::time::timeout(TIME_LIMIT, running)
             .await
+            .map_err(|_| MediaError::TimedOut {
+                program: program.display().to_string(),
+                limit: TIME_LIMIT,
+            })?
             .map_err(|source| MediaError::Spawn {
                 program: program.display().to_string(),
                 source,
@@ -83,7 +100,13 @@ impl Ffmpeg {
             "error".into(),
             "-y".into(),
         ];
-        full.extend(args);
+        for arg in args {
+            if arg == "-i" {
+                full.push("-protocol_whitelist".into());
+                full.push(LOCAL_ONLY.into());
+            }
+            full.push(arg);
+        }
         self.run(&self.ffmpeg, &full).await.map(|_| ())
     }
 
@@ -186,6 +209,8 @@ impl Ffmpeg {
         let args: Vec<String> = [
             "-v",
             "error",
+            "-protocol_whitelist",
+            LOCAL_ONLY,
             "-select_streams",
             "v:0",
             "-show_entries",
@@ -211,8 +236,36 @@ impl Ffmpeg {
             duration: v["format"]["duration"]
                 .as_str()
                 .and_then(|d| d.parse().ok())
-                .ok_or_else(|| MediaError::Probe(format!("no duration in {v}")))?,
+                .unwrap_or(0.0),
         })
+    }
+
+    /// Whether a file is media of the kind asked for: a still image in a common
+    /// format, or a video with a real duration. `Err` says what it is instead.
+    pub async fn check_media(&self, path: &Path, video: bool) -> Result<ClipInfo, String> {
+        const IMAGES: &[&str] = &["png", "mjpeg", "jpeg2000", "webp", "bmp", "tiff", "gif"];
+        const VIDEOS: &[&str] = &["h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "prores"];
+        let info = self.probe(path).await.map_err(|e| match e {
+            MediaError::Failed { stderr, .. } => format!("ffprobe cannot read it ({stderr})"),
+            other => other.to_string(),
+        })?;
+        let known = if video { VIDEOS } else { IMAGES };
+        if info.codec.is_empty() {
+            return Err("it has no picture in it".into());
+        }
+        if !known.contains(&info.codec.as_str()) || info.width == 0 || info.height == 0 {
+            return Err(format!(
+                "it is {} at {}x{}, not {}",
+                info.codec,
+                info.width,
+                info.height,
+                if video { "a video" } else { "an image" }
+            ));
+        }
+        if video && info.duration <= 0.0 {
+            return Err("the video has no duration".into());
+        }
+        Ok(info)
     }
 }
 

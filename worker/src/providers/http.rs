@@ -6,8 +6,8 @@
 //!
 //! | answer | kind | what happens |
 //! | --- | --- | --- |
-//! | 429 | retryable, with a wait (`Retry-After`, else 10 s) | the job is delayed without using an attempt |
-//! | 5xx, timeout, connection error | retryable | retried here (3 tries, backoff 0.5 s → 2 s), then the attempt fails and BullMQ retries with backoff |
+//! | 429 | retryable, with a wait (`Retry-After`, at most 15 min, else 10 s) | the job is delayed without using an attempt |
+//! | 5xx, timeout, connection error | retryable | reads (polls, downloads) are retried here (3 tries, backoff 0.5 s → 2 s); a create is sent once ([`create_json`]); then the attempt fails and BullMQ retries with backoff |
 //! | 400, 404, 422 | permanent | the job fails at once with the provider's message |
 //! | 401, 403 (auth) | permanent | "check the key" |
 //! | 402, credits exhausted | permanent | "payment required" |
@@ -24,13 +24,15 @@ use tokio::io::AsyncWriteExt;
 use super::ProviderError;
 use super::limits::{Limiter, RateLimits};
 
-/// Overall timeout of one HTTP request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest wait a provider's `Retry-After` can impose: a longer one is capped,
+/// so a job is delayed, never parked for days.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 
-/// The shared HTTP client.
-pub fn client() -> reqwest::Client {
+/// The shared HTTP client; `timeout` bounds each request
+/// (`PROVIDER_REQUEST_TIMEOUT_SECS`).
+pub fn client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
+        .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("ai-video/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -135,19 +137,56 @@ pub fn short(body: &str) -> String {
     out
 }
 
-/// `Retry-After` in seconds (or an HTTP date is treated as a minute).
+/// `Retry-After` in seconds (or an HTTP date is treated as a minute), at most
+/// [`MAX_RETRY_AFTER`].
 pub fn retry_after(response: &Response) -> Duration {
     let header = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
-    match header {
+    let wait = match header {
         Some(v) => v
             .parse::<f64>()
-            .map(|s| Duration::from_millis((s.max(0.0) * 1000.0) as u64))
+            .ok()
+            .filter(|s| s.is_finite())
+            .map(|s| Duration::from_secs_f64(s.clamp(0.0, MAX_RETRY_AFTER.as_secs_f64())))
             .unwrap_or(Duration::from_secs(60)),
         None => Duration::from_secs(10),
+    };
+    wait.min(MAX_RETRY_AFTER)
+}
+
+/// When a provider's task must have ended: `settings.deadline_secs`, else the
+/// kind's default. Polling stops there; the caller cancels the task.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: std::time::Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    pub fn from_settings(settings: &serde_json::Value, default: Duration) -> Self {
+        let limit = settings["deadline_secs"]
+            .as_u64()
+            .map(Duration::from_secs)
+            .unwrap_or(default);
+        Self {
+            at: std::time::Instant::now() + limit,
+            limit,
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        std::time::Instant::now() >= self.at
+    }
+
+    /// The failed attempt's reason, naming the deadline.
+    pub fn error(&self, provider: Provider, what: &str) -> ProviderError {
+        ProviderError::retryable(format!(
+            "{provider} {what} did not finish within its deadline of {} s (settings.deadline_secs); it was cancelled",
+            self.limit.as_secs()
+        ))
     }
 }
 
@@ -181,7 +220,63 @@ pub fn classify(
     }
 }
 
-/// Downloads `url` into `dest` at once (provider URLs expire), streaming it.
+/// What a provider's output must be: a kind of media, under a size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Output {
+    pub kind: MediaKind,
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Image,
+    Video,
+}
+
+impl MediaKind {
+    fn name(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Video => "video",
+        }
+    }
+}
+
+/// The size caps of outputs (`PROVIDER_MAX_IMAGE_MB`, `PROVIDER_MAX_CLIP_MB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    pub image_bytes: u64,
+    pub clip_bytes: u64,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Self {
+            image_bytes: 50 << 20,
+            clip_bytes: 500 << 20,
+        }
+    }
+}
+
+impl Caps {
+    pub fn image(&self) -> Output {
+        Output {
+            kind: MediaKind::Image,
+            max_bytes: self.image_bytes,
+        }
+    }
+
+    pub fn clip(&self) -> Output {
+        Output {
+            kind: MediaKind::Video,
+            max_bytes: self.clip_bytes,
+        }
+    }
+}
+
+/// Downloads `url` into `dest` at once (provider URLs expire), streaming it to disk:
+/// no output is held in memory, one labelled as something other than `output`'s
+/// kind of media is refused, and one larger than its cap is cut off and refused.
 /// `auth` adds a bearer token where the provider wants it on downloads.
 pub async fn download(
     client: &reqwest::Client,
@@ -189,6 +284,7 @@ pub async fn download(
     auth: Option<&str>,
     dest: &Path,
     provider: Provider,
+    output: Output,
 ) -> Result<(), ProviderError> {
     if let Some(data) = url.strip_prefix("data:") {
         return write_data_uri(data, dest).await;
@@ -210,16 +306,63 @@ pub async fn download(
             "{provider} output could not be downloaded ({status})"
         )));
     }
+    write_body(response, dest, provider, output).await
+}
+
+/// Streams a response body into `dest`, checking its media type and size.
+pub async fn write_body(
+    mut response: Response,
+    dest: &Path,
+    provider: Provider,
+    output: Output,
+) -> Result<(), ProviderError> {
+    let kind = output.kind.name();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    let fits = media.is_empty()
+        || media.starts_with(&format!("{kind}/"))
+        || media == "application/octet-stream"
+        || media == "binary/octet-stream";
+    // An unusable output is the provider's answer, not a glitch: fetching it again
+    // gives the same, so the job fails at once with the reason.
+    if !fits {
+        return Err(ProviderError::Permanent(format!(
+            "{provider} served {media} where an {kind} was expected"
+        )));
+    }
+    let too_big = || {
+        ProviderError::Permanent(format!(
+            "{provider}'s {kind} output is larger than the {} MB cap",
+            output.max_bytes >> 20
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > output.max_bytes)
+    {
+        return Err(too_big());
+    }
     let mut file = tokio::fs::File::create(dest)
         .await
         .map_err(|e| ProviderError::retryable(format!("cannot write {}: {e}", dest.display())))?;
-    let mut response = response;
+    let mut written: u64 = 0;
     while let Some(chunk) = response.chunk().await.map_err(|e| {
         ProviderError::retryable(format!(
             "{provider} output download broke off: {}",
             without_url(&e)
         ))
     })? {
+        written += chunk.len() as u64;
+        if written > output.max_bytes {
+            drop(file);
+            let _ = tokio::fs::remove_file(dest).await;
+            return Err(too_big());
+        }
         file.write_all(&chunk).await.map_err(|e| {
             ProviderError::retryable(format!("cannot write {}: {e}", dest.display()))
         })?;
@@ -266,6 +409,39 @@ pub async fn call_json(
     reason: fn(&str) -> String,
 ) -> Result<serde_json::Value, ProviderError> {
     let response = send(build, provider).await?;
+    read_json(response, provider, reason).await
+}
+
+/// Sends a request that buys something (a task, a prediction) exactly once: a
+/// timeout or a 5xx fails this attempt instead of sending it again, since the
+/// provider may have accepted it.
+pub async fn create_json(
+    build: impl Fn() -> RequestBuilder,
+    provider: Provider,
+    reason: fn(&str) -> String,
+) -> Result<serde_json::Value, ProviderError> {
+    let response = send_once(build(), provider).await?;
+    read_json(response, provider, reason).await
+}
+
+/// Sends a request that buys something once, without the in-call retries of
+/// [`send`]; the caller reads the answer.
+pub async fn send_once(
+    request: RequestBuilder,
+    provider: Provider,
+) -> Result<Response, ProviderError> {
+    let started = std::time::Instant::now();
+    let sent = request.send().await;
+    let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+    crate::metrics::provider_request(provider, status, started.elapsed());
+    sent.map_err(|e| connection_error(provider, &e))
+}
+
+async fn read_json(
+    response: Response,
+    provider: Provider,
+    reason: fn(&str) -> String,
+) -> Result<serde_json::Value, ProviderError> {
     let status = response.status();
     let wait = retry_after(&response);
     let text = response.text().await.unwrap_or_default();

@@ -12,6 +12,7 @@
 //! | `delay_ms` | waits this long before each image and clip |
 //! | `fail_attempts` | fails the first N runs of every job (retryable) |
 //! | `fail_permanently` | refuses every request, as a moderation refusal would |
+//! | `refuse_prompts_containing` | refuses, as a moderation refusal would, a scene whose prompt contains this text |
 
 use std::path::Path;
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub struct LocalSettings {
     pub delay_ms: u64,
     pub fail_attempts: u32,
     pub fail_permanently: bool,
+    pub refuse_prompts_containing: Option<String>,
 }
 
 pub struct LocalProvider {
@@ -46,6 +48,7 @@ impl LocalProvider {
         &self,
         settings: &serde_json::Value,
         attempt: u32,
+        prompt: &str,
     ) -> Result<(), ProviderError> {
         let settings: LocalSettings = serde_json::from_value(settings.clone()).unwrap_or_default();
         if settings.delay_ms > 0 {
@@ -55,6 +58,13 @@ impl LocalProvider {
             return Err(ProviderError::Permanent(
                 "the local provider refuses this request (fail_permanently is set)".into(),
             ));
+        }
+        if let Some(word) = settings.refuse_prompts_containing.filter(|w| !w.is_empty())
+            && prompt.contains(&word)
+        {
+            return Err(ProviderError::Permanent(format!(
+                "the local provider refuses prompts containing {word:?}"
+            )));
         }
         if attempt <= settings.fail_attempts {
             return Err(ProviderError::retryable(format!(
@@ -102,7 +112,8 @@ impl LocalProvider {
         call: &Call<'_>,
         work: &Path,
     ) -> Result<Generated, ProviderError> {
-        self.behave(call.settings, call.attempt).await?;
+        self.behave(call.settings, call.attempt, &req.prompt.text)
+            .await?;
         let path = work.join("image.png");
         let colours = colours(&req.prompt.text, &req.prompt.style);
         self.ffmpeg
@@ -140,7 +151,8 @@ impl LocalProvider {
         call: &Call<'_>,
         work: &Path,
     ) -> Result<Generated, ProviderError> {
-        self.behave(call.settings, call.attempt).await?;
+        self.behave(call.settings, call.attempt, &req.prompt.text)
+            .await?;
         let path = work.join("clip.mp4");
         self.ffmpeg
             .clip_from_image(

@@ -45,6 +45,51 @@ pub struct Call<'a> {
     pub settings: &'a serde_json::Value,
     /// The provider config's unit prices, for providers that bill by model.
     pub rates: ProviderRates,
+    /// Where remote tasks are recorded before they are polled.
+    pub tasks: &'a dyn TaskLog,
+}
+
+/// The remote tasks of a job's steps: recorded as soon as they are created, so that
+/// a run that lost its worker adopts a task instead of buying another.
+/// Each task's price is recorded with it, as soon as the provider accepted it, so
+/// what a job cost is what the provider bills even if the run then dies.
+#[async_trait::async_trait]
+pub trait TaskLog: Send + Sync {
+    /// The task an earlier run recorded for `step`, if any.
+    fn recorded(&self, step: &str) -> Option<String>;
+    /// The recorded task of `step` is being adopted (its price was paid before).
+    fn adopting(&self, step: &str);
+    /// Records the task just created for `step` and its price, before it is polled.
+    async fn record(&self, step: &str, task: &str, cost: Decimal) -> Result<(), ProviderError>;
+    /// Who holds a concurrency slot for `step`: the same for every run of the job,
+    /// so a run that adopts a task takes over its slot too.
+    fn holder(&self, step: &str) -> String;
+    /// The BullMQ job to wake when a slot it waits for is released.
+    fn waiter(&self) -> Option<String>;
+}
+
+/// A task log that keeps nothing, for calls made outside a job.
+pub struct NoTaskLog;
+
+#[async_trait::async_trait]
+impl TaskLog for NoTaskLog {
+    fn recorded(&self, _: &str) -> Option<String> {
+        None
+    }
+
+    fn adopting(&self, _: &str) {}
+
+    async fn record(&self, _: &str, _: &str, _: Decimal) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    fn holder(&self, _: &str) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    fn waiter(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A keyframe to make.
@@ -130,8 +175,11 @@ pub trait VideoProvider: Send + Sync {
     ) -> Result<Generated, ProviderError>;
 }
 
+/// Bound of one HTTP request to a provider, unless configured.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Keys and base URLs of the remote providers, under the seed's names.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProviderKeys {
     pub stability: Option<Secret>,
     pub runway: Option<Secret>,
@@ -139,6 +187,10 @@ pub struct ProviderKeys {
     pub stability_base: String,
     pub runway_base: String,
     pub replicate_base: String,
+    /// Bound of one HTTP request to a provider (`PROVIDER_REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
+    /// Size caps of downloaded outputs (`PROVIDER_MAX_IMAGE_MB`, `PROVIDER_MAX_CLIP_MB`).
+    pub caps: http::Caps,
 }
 
 impl ProviderKeys {
@@ -157,7 +209,37 @@ impl ProviderKeys {
             stability_base: base("STABILITY_API_BASE", "https://api.stability.ai")?,
             runway_base: base("RUNWAY_API_BASE", "https://api.dev.runwayml.com")?,
             replicate_base: base("REPLICATE_API_BASE", "https://api.replicate.com")?,
+            caps: http::Caps {
+                image_bytes: megabytes(env, "PROVIDER_MAX_IMAGE_MB", 50)?,
+                clip_bytes: megabytes(env, "PROVIDER_MAX_CLIP_MB", 500)?,
+            },
+            request_timeout: match env.var("PROVIDER_REQUEST_TIMEOUT_SECS") {
+                None => DEFAULT_REQUEST_TIMEOUT,
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(secs) if (2..=600).contains(&secs) => Duration::from_secs(secs),
+                    _ => {
+                        return Err(ConfigError::new(
+                            "PROVIDER_REQUEST_TIMEOUT_SECS",
+                            "must be a number of seconds from 2 to 600",
+                        ));
+                    }
+                },
+            },
         })
+    }
+}
+
+/// A size in MB from the environment, as bytes.
+fn megabytes(env: &dyn Env, var: &str, default: u64) -> Result<u64, ConfigError> {
+    match env.var(var) {
+        None => Ok(default << 20),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(mb) if (1..=100_000).contains(&mb) => Ok(mb << 20),
+            _ => Err(ConfigError::new(
+                var,
+                "must be a whole number of MB from 1 to 100000",
+            )),
+        },
     }
 }
 
@@ -179,13 +261,17 @@ impl Providers {
         limiter: Option<Limiter>,
         inbox: Option<Inbox>,
     ) -> Self {
-        let client = http::client();
+        let client = http::client(keys.request_timeout);
         Self {
             local: Arc::new(LocalProvider::new(ffmpeg.clone())),
-            stability: keys
-                .stability
-                .clone()
-                .map(|k| Arc::new(Stability::new(client.clone(), &keys.stability_base, k))),
+            stability: keys.stability.clone().map(|k| {
+                Arc::new(Stability::new(
+                    client.clone(),
+                    &keys.stability_base,
+                    k,
+                    keys.caps,
+                ))
+            }),
             runway: keys.runway.clone().map(|k| {
                 Arc::new(Runway::new(
                     client.clone(),
@@ -193,6 +279,7 @@ impl Providers {
                     k,
                     ffmpeg.clone(),
                     limiter.clone(),
+                    keys.caps,
                 ))
             }),
             replicate: keys.replicate.clone().map(|k| {
@@ -201,6 +288,8 @@ impl Providers {
                     &keys.replicate_base,
                     k,
                     inbox.clone(),
+                    keys.request_timeout,
+                    keys.caps,
                 ))
             }),
             limiter,

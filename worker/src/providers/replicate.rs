@@ -12,9 +12,14 @@
 //! and leaves the prediction in Redis, where the polling loop picks it up without
 //! another request to Replicate.
 //!
-//! Image predictions ask the server to hold the request (`Prefer: wait=60`), which
-//! usually saves every poll; anything still running is polled every
-//! `settings.poll_interval_ms` (1 s). A cancelled job cancels its prediction.
+//! Image predictions ask the server to hold the request (`Prefer: wait=N`, N at most
+//! half the client's request timeout, so the answer always arrives), which usually
+//! saves every poll; anything still running is polled every
+//! `settings.poll_interval_ms` (1 s). A create is sent once, never re-sent inside the
+//! call, and its id is recorded before polling: a run that lost its worker adopts
+//! the prediction. A prediction still running at its deadline
+//! (`settings.deadline_secs`: 5 min for images, 15 min for video) is cancelled and
+//! the attempt fails naming it; a cancelled job cancels its prediction.
 //! Outputs (URLs on replicate.delivery, or data URIs) are downloaded at once: they
 //! are deleted after an hour. A prediction that fails on a safety check fails the job
 //! at once; other failures are retried. Cost: the config's unit prices (Replicate
@@ -28,7 +33,7 @@ use ai_video_shared::domain::{AspectRatio, Provider};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::http::{call_json, data_uri, download};
+use super::http::{Caps, Deadline, Output, call_json, create_json, data_uri, download};
 use super::{
     Call, Generated, ImageProvider, ImageRequest, ProviderError, VideoProvider, VideoRequest,
     full_prompt,
@@ -41,6 +46,9 @@ pub struct Replicate {
     base: String,
     token: Secret,
     inbox: Option<Inbox>,
+    /// The longest `Prefer: wait` asked for: half the client's request timeout.
+    max_wait: u32,
+    caps: Caps,
 }
 
 /// Where the API leaves predictions its webhook received.
@@ -117,12 +125,21 @@ fn first_output(output: &Value) -> Option<String> {
 }
 
 impl Replicate {
-    pub fn new(client: reqwest::Client, base: &str, token: Secret, inbox: Option<Inbox>) -> Self {
+    pub fn new(
+        client: reqwest::Client,
+        base: &str,
+        token: Secret,
+        inbox: Option<Inbox>,
+        timeout: Duration,
+        caps: Caps,
+    ) -> Self {
         Self {
             client,
             base: base.to_string(),
             token,
             inbox,
+            max_wait: (timeout.as_secs() / 2).clamp(1, 60) as u32,
+            caps,
         }
     }
 
@@ -141,7 +158,7 @@ impl Replicate {
         &self,
         done: Finished,
         path: PathBuf,
-        content_type: &'static str,
+        (content_type, output): (&'static str, Output),
         cost: Decimal,
     ) -> Result<Generated, ProviderError> {
         download(
@@ -150,6 +167,7 @@ impl Replicate {
             Some(self.token.expose()),
             &path,
             PROVIDER,
+            output,
         )
         .await
         .map_err(expired_is_retryable)?;
@@ -163,7 +181,7 @@ impl Replicate {
 
     async fn predict(
         &self,
-        role: &str,
+        (role, price): (&str, Decimal),
         input: Value,
         wait: Option<u32>,
         call: &Call<'_>,
@@ -196,31 +214,45 @@ impl Replicate {
             body["webhook"] = json!(hook);
             body["webhook_events_filter"] = json!(["completed"]);
         }
-        call.gate.pass().await?;
-        let mut prediction = call_json(
-            || {
-                let req = self
-                    .client
-                    .post(self.url(&path))
-                    .bearer_auth(self.token.expose())
-                    .json(&body);
-                match wait {
-                    Some(s) => req.header("Prefer", format!("wait={s}")),
-                    None => req,
-                }
-            },
-            PROVIDER,
-            reason,
-        )
-        .await?;
+        let step = format!("task.{role}");
+        let mut prediction = match self.adoptable(&step, call).await {
+            Some(prediction) => prediction,
+            None => {
+                call.gate.pass().await?;
+                // Sent once: a create that timed out or got a 5xx may have been
+                // accepted, and a second one would be billed too. The hold stays
+                // well under the client's timeout, so the answer arrives.
+                let wait = wait.map(|s| s.min(self.max_wait));
+                let prediction = create_json(
+                    || {
+                        let req = self
+                            .client
+                            .post(self.url(&path))
+                            .bearer_auth(self.token.expose())
+                            .json(&body);
+                        match wait {
+                            Some(s) => req.header("Prefer", format!("wait={s}")),
+                            None => req,
+                        }
+                    },
+                    PROVIDER,
+                    reason,
+                )
+                .await?;
+                let id = prediction["id"].as_str().unwrap_or_default();
+                tracing::info!(prediction = %id, "replicate prediction created");
+                call.tasks.record(&step, id, price).await?;
+                prediction
+            }
+        };
         let id = prediction["id"].as_str().unwrap_or_default().to_string();
-        tracing::info!(prediction = %id, "replicate prediction created");
         let interval = Duration::from_millis(
             call.settings["poll_interval_ms"]
                 .as_u64()
                 .unwrap_or(1000)
                 .max(50),
         );
+        let deadline = Deadline::from_settings(call.settings, role_deadline(role));
         loop {
             match prediction["status"].as_str().unwrap_or_default() {
                 "succeeded" => {
@@ -261,6 +293,10 @@ impl Replicate {
                 "processing" => (call.progress)(0.5),
                 _ => {}
             }
+            if deadline.passed() {
+                self.cancel(&prediction, &id).await;
+                return Err(deadline.error(PROVIDER, &format!("prediction {id}")));
+            }
             tokio::select! {
                 _ = call.cancel.cancelled() => {
                     self.cancel(&prediction, &id).await;
@@ -288,6 +324,42 @@ impl Replicate {
                 reason,
             )
             .await?;
+        }
+    }
+
+    /// The prediction an earlier run recorded for `step`, when it can still
+    /// deliver (starting, processing or succeeded); otherwise a new one is made.
+    async fn adoptable(&self, step: &str, call: &Call<'_>) -> Option<Value> {
+        let id = call.tasks.recorded(step)?;
+        let fetched = call_json(
+            || {
+                self.client
+                    .get(self.url(&format!("/v1/predictions/{id}")))
+                    .bearer_auth(self.token.expose())
+            },
+            PROVIDER,
+            reason,
+        )
+        .await;
+        match fetched {
+            Ok(p)
+                if matches!(
+                    p["status"].as_str(),
+                    Some("starting" | "processing" | "succeeded")
+                ) =>
+            {
+                tracing::info!(prediction = %id, step, "adopting the replicate prediction an earlier run created");
+                call.tasks.adopting(step);
+                Some(p)
+            }
+            Ok(p) => {
+                tracing::info!(prediction = %id, step, status = %p["status"], "the recorded replicate prediction cannot deliver; creating another");
+                None
+            }
+            Err(e) => {
+                tracing::info!(prediction = %id, step, error = %e, "the recorded replicate prediction is gone; creating another");
+                None
+            }
         }
     }
 
@@ -344,11 +416,14 @@ impl ImageProvider for Replicate {
             }),
             &call.settings["image_input"],
         );
-        let done = self.predict("image", input, Some(60), call).await?;
+        let price = call.rates.cost_per_image;
+        let done = self
+            .predict(("image", price), input, Some(60), call)
+            .await?;
         self.fetch(
             done,
             work.join("image.png"),
-            "image/png",
+            ("image/png", self.caps.image()),
             call.rates.cost_per_image,
         )
         .await
@@ -373,10 +448,23 @@ impl VideoProvider for Replicate {
             }),
             &call.settings["video_input"],
         );
-        let done = self.predict("video", input, None, call).await?;
         let cost = call.rates.cost_per_second_video * Decimal::from(req.seconds);
-        self.fetch(done, work.join("clip.mp4"), "video/mp4", cost)
-            .await
+        let done = self.predict(("video", cost), input, None, call).await?;
+        self.fetch(
+            done,
+            work.join("clip.mp4"),
+            ("video/mp4", self.caps.clip()),
+            cost,
+        )
+        .await
+    }
+}
+
+/// How long a prediction may take by default: images are quick, video is not.
+fn role_deadline(role: &str) -> Duration {
+    match role {
+        "image" => Duration::from_secs(5 * 60),
+        _ => Duration::from_secs(15 * 60),
     }
 }
 

@@ -1,9 +1,13 @@
 //! Runway: video from a keyframe (image-to-video), and images (text-to-image).
 //!
 //! Every request carries `X-Runway-Version: 2024-11-06`. Generation is an
-//! asynchronous task: create it, then poll `GET /v1/tasks/{id}` no faster than
+//! asynchronous task: create it (once: a create is never re-sent inside the call),
+//! record its id in the job's steps, then poll `GET /v1/tasks/{id}` no faster than
 //! `settings.poll_interval_ms` (5 s, as Runway asks) until it SUCCEEDS, FAILS or is
 //! CANCELLED; progress is reported as it runs, and a cancelled job deletes its task.
+//! A run that lost its worker adopts the recorded task (and its concurrency slot)
+//! instead of creating another. A task still running at its deadline
+//! (`settings.deadline_secs`, 15 min) is cancelled and the attempt fails naming it.
 //! Output URLs expire within a day or two, so outputs are downloaded at once; an
 //! expired URL is refreshed by fetching the task again.
 //!
@@ -24,7 +28,7 @@ use ai_video_shared::domain::{AspectRatio, Provider};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::http::{call_json, data_uri, download};
+use super::http::{Caps, Deadline, Output, call_json, create_json, data_uri, download};
 use super::limits::Limiter;
 use super::{
     Call, Generated, ImageProvider, ImageRequest, ProviderError, VideoProvider, VideoRequest,
@@ -34,6 +38,10 @@ use crate::media::{Ffmpeg, Target, join_clips};
 
 const PROVIDER: Provider = Provider::RunwayMl;
 const VERSION: &str = "2024-11-06";
+/// How long a concurrency slot is held without renewal.
+const LEASE_HOLD: Duration = Duration::from_secs(60);
+/// How long a task may take unless `settings.deadline_secs` says otherwise.
+const TASK_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 pub struct Runway {
     client: reqwest::Client,
@@ -41,6 +49,7 @@ pub struct Runway {
     key: Secret,
     ffmpeg: Ffmpeg,
     limiter: Option<Limiter>,
+    caps: Caps,
 }
 
 /// What a video model accepts.
@@ -209,6 +218,7 @@ impl Runway {
         key: Secret,
         ffmpeg: Ffmpeg,
         limiter: Option<Limiter>,
+        caps: Caps,
     ) -> Self {
         Self {
             client,
@@ -216,6 +226,7 @@ impl Runway {
             key,
             ffmpeg,
             limiter,
+            caps,
         }
     }
 
@@ -234,7 +245,7 @@ impl Runway {
         call: &Call<'_>,
     ) -> Result<String, ProviderError> {
         call.gate.pass().await?;
-        let answer = call_json(
+        let answer = create_json(
             || self.request(reqwest::Method::POST, path).json(body),
             PROVIDER,
             reason,
@@ -276,7 +287,7 @@ impl Runway {
         &self,
         id: &str,
         call: &Call<'_>,
-        dest: &Path,
+        (dest, output): (&Path, Output),
         share: (f32, f32),
     ) -> Result<Value, ProviderError> {
         let interval = Duration::from_millis(
@@ -285,6 +296,7 @@ impl Runway {
                 .unwrap_or(5000)
                 .max(50),
         );
+        let deadline = Deadline::from_settings(call.settings, TASK_DEADLINE);
         loop {
             tokio::select! {
                 _ = call.cancel.cancelled() => {
@@ -293,23 +305,32 @@ impl Runway {
                 }
                 _ = tokio::time::sleep(interval) => {}
             }
+            if deadline.passed() {
+                self.cancel(id).await;
+                return Err(deadline.error(PROVIDER, &format!("task {id}")));
+            }
             let task = self.task(id).await?;
             match task["status"].as_str().unwrap_or_default() {
                 "SUCCEEDED" => {
                     let url = task["output"][0].as_str().ok_or_else(|| {
                         ProviderError::retryable("runway_ml task succeeded without output")
                     })?;
-                    if let Err(ProviderError::Expired(_)) =
-                        download(&self.client, url, None, dest, PROVIDER).await
-                    {
-                        // Signed URLs expire; the task hands out fresh ones.
-                        let fresh = self.task(id).await?;
-                        let url = fresh["output"][0].as_str().ok_or_else(|| {
-                            ProviderError::retryable("runway_ml task lost its output")
-                        })?;
-                        download(&self.client, url, None, dest, PROVIDER)
-                            .await
-                            .map_err(|e| ProviderError::retryable(e.to_string()))?;
+                    match download(&self.client, url, None, dest, PROVIDER, output).await {
+                        Ok(()) => {}
+                        Err(ProviderError::Expired(_)) => {
+                            // Signed URLs expire; the task hands out fresh ones.
+                            let fresh = self.task(id).await?;
+                            let url = fresh["output"][0].as_str().ok_or_else(|| {
+                                ProviderError::retryable("runway_ml task lost its output")
+                            })?;
+                            download(&self.client, url, None, dest, PROVIDER, output)
+                                .await
+                                .map_err(|e| match e {
+                                    ProviderError::Expired(m) => ProviderError::Retryable(m),
+                                    other => other,
+                                })?;
+                        }
+                        Err(other) => return Err(other),
                     }
                     (call.progress)(share.0 + share.1);
                     return Ok(task);
@@ -344,9 +365,58 @@ impl Runway {
         }
     }
 
+    /// The task an earlier run recorded for `step`, when it can still deliver:
+    /// running, waiting or succeeded. A failed, cancelled or vanished task is not
+    /// adopted (a new one is created).
+    async fn adoptable(&self, step: &str, call: &Call<'_>) -> Option<String> {
+        let id = call.tasks.recorded(step)?;
+        match self.task(&id).await {
+            Ok(task) => match task["status"].as_str().unwrap_or_default() {
+                "SUCCEEDED" | "RUNNING" | "PENDING" | "THROTTLED" => {
+                    tracing::info!(task = %id, step, "adopting the runway_ml task an earlier run created");
+                    call.tasks.adopting(step);
+                    Some(id)
+                }
+                status => {
+                    tracing::info!(task = %id, step, status, "the recorded runway_ml task cannot deliver; creating another");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::info!(task = %id, step, error = %e, "the recorded runway_ml task is gone; creating another");
+                None
+            }
+        }
+    }
+
+    /// Creates the task of `step` (or adopts the one an earlier run recorded),
+    /// records it before polling, and polls it to its end.
+    async fn run_task(
+        &self,
+        step: &str,
+        path: &str,
+        body: &Value,
+        call: &Call<'_>,
+        (dest, price): ((&Path, Output), Decimal),
+        share: (f32, f32),
+    ) -> Result<String, ProviderError> {
+        let id = match self.adoptable(step, call).await {
+            Some(id) => id,
+            None => {
+                let id = self.create(path, body, call).await?;
+                tracing::info!(task = %id, step, "runway_ml task created");
+                call.tasks.record(step, &id, price).await?;
+                id
+            }
+        };
+        self.finish(&id, call, dest, share).await?;
+        Ok(id)
+    }
+
     /// One clip of `seconds`, holding a concurrency slot while its task runs.
     async fn clip(
         &self,
+        (step, price): (&str, Decimal),
         model: &str,
         body: Value,
         call: &Call<'_>,
@@ -359,7 +429,12 @@ impl Runway {
             .max(1) as u32;
         let lease = match &self.limiter {
             Some(limiter) => match limiter
-                .lease(&format!("runway_ml:{model}"), max, Duration::from_secs(900))
+                .lease(
+                    &format!("runway_ml:{model}"),
+                    max,
+                    LEASE_HOLD,
+                    (&call.tasks.holder(step), call.tasks.waiter().as_deref()),
+                )
                 .await
             {
                 Ok(Ok(lease)) => Some(lease),
@@ -377,12 +452,21 @@ impl Runway {
             },
             None => None,
         };
-        let result = async {
-            let id = self.create("/v1/image_to_video", &body, call).await?;
-            tracing::info!(task = %id, "runway_ml task created");
-            self.finish(&id, call, dest, share).await.map(|_| ())
-        }
-        .await;
+        // The slot is renewed while the task runs, so it outlives no dead worker
+        // for long and no running task loses it.
+        let renewing = async {
+            if let (Some(limiter), Some(lease)) = (&self.limiter, &lease) {
+                loop {
+                    tokio::time::sleep(LEASE_HOLD / 3).await;
+                    limiter.renew(lease, LEASE_HOLD).await;
+                }
+            }
+            std::future::pending::<std::convert::Infallible>().await
+        };
+        let result = tokio::select! {
+            result = self.run_task(step, "/v1/image_to_video", &body, call, ((dest, self.caps.clip()), price), share) => result.map(|_| ()),
+            never = renewing => match never {},
+        };
         if let (Some(limiter), Some(lease)) = (&self.limiter, &lease) {
             limiter.release(lease).await;
         }
@@ -447,8 +531,19 @@ impl VideoProvider for Runway {
                 body.as_object_mut().map(|b| b.remove("promptText"));
             }
             let dest = work.join(format!("runway-{i}.mp4"));
-            self.clip(&name, body, call, &dest, (share * i as f32, share))
-                .await?;
+            let step = format!("task.clip.{i}");
+            let price = credits_to_money(Decimal::from(
+                model.credits_per_second * i64::from(*seconds),
+            ));
+            self.clip(
+                (&step, price),
+                &name,
+                body,
+                call,
+                &dest,
+                (share * i as f32, share),
+            )
+            .await?;
             files.push(dest);
         }
         let path = if files.len() == 1 {
@@ -510,16 +605,24 @@ impl ImageProvider for Runway {
             )));
         }
         let (ratio, credits) = image_ratio(req.aspect);
+        let credits = Decimal::from(credits);
         let body = json!({
             "model": name,
             "promptText": prompt_text(&full_prompt(req.prompt))?,
             "ratio": ratio,
             "seed": req.prompt.seed,
         });
-        let id = self.create("/v1/text_to_image", &body, call).await?;
         let path = work.join("image.png");
-        self.finish(&id, call, &path, (0.0, 1.0)).await?;
-        let credits = Decimal::from(credits);
+        let id = self
+            .run_task(
+                "task.keyframe",
+                "/v1/text_to_image",
+                &body,
+                call,
+                ((&path, self.caps.image()), credits_to_money(credits)),
+                (0.0, 1.0),
+            )
+            .await?;
         Ok(Generated {
             path,
             content_type: "image/png",

@@ -20,7 +20,7 @@ use reqwest::multipart::Form;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::http::{classify, retry_after, send};
+use super::http::{Caps, classify, retry_after, send_once, write_body};
 use super::{Call, Generated, ImageProvider, ImageRequest, ProviderError, credits_to_money};
 
 const PROVIDER: Provider = Provider::StabilityAi;
@@ -29,14 +29,16 @@ pub struct Stability {
     client: reqwest::Client,
     base: String,
     key: Secret,
+    caps: Caps,
 }
 
 impl Stability {
-    pub fn new(client: reqwest::Client, base: &str, key: Secret) -> Self {
+    pub fn new(client: reqwest::Client, base: &str, key: Secret, caps: Caps) -> Self {
         Self {
             client,
             base: base.to_string(),
             key,
+            caps,
         }
     }
 }
@@ -133,14 +135,12 @@ impl ImageProvider for Stability {
                 body["style_preset"] = json!(style);
             }
             let url = format!("{}/v1/generation/{model}/text-to-image", self.base);
-            send(
-                || {
-                    self.client
-                        .post(&url)
-                        .bearer_auth(self.key.expose())
-                        .header("accept", "image/png")
-                        .json(&body)
-                },
+            send_once(
+                self.client
+                    .post(&url)
+                    .bearer_auth(self.key.expose())
+                    .header("accept", "image/png")
+                    .json(&body),
                 PROVIDER,
             )
             .await?
@@ -150,7 +150,7 @@ impl ImageProvider for Stability {
                 _ => ("sd3", true),
             };
             let url = format!("{}/v2beta/stable-image/generate/{endpoint}", self.base);
-            let build = || {
+            let form = {
                 let mut form = Form::new()
                     .text("prompt", prompt.clone())
                     .text("aspect_ratio", v2_aspect(req.aspect))
@@ -165,13 +165,17 @@ impl ImageProvider for Stability {
                 if let Some(style) = &style {
                     form = form.text("style_preset", style.clone());
                 }
+                form
+            };
+            send_once(
                 self.client
                     .post(&url)
                     .bearer_auth(self.key.expose())
                     .header("accept", "image/*")
-                    .multipart(form)
-            };
-            send(build, PROVIDER).await?
+                    .multipart(form),
+                PROVIDER,
+            )
+            .await?
         };
 
         let status = response.status();
@@ -202,18 +206,13 @@ impl ImageProvider for Stability {
             .get("seed")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = response.bytes().await.map_err(|e| {
-            ProviderError::retryable(format!("stability_ai image download broke off: {e}"))
-        })?;
         if finish == "CONTENT_FILTERED" {
             return Err(ProviderError::Permanent(
                 "stability_ai content moderation filtered the generated image".into(),
             ));
         }
         let path = work.join("image.png");
-        tokio::fs::write(&path, &bytes)
-            .await
-            .map_err(|e| ProviderError::retryable(format!("cannot write the image: {e}")))?;
+        write_body(response, &path, PROVIDER, self.caps.image()).await?;
         let credits = credits(&model, steps);
         (call.progress)(1.0);
         Ok(Generated {

@@ -4,5 +4,6 @@ pub mod job;
 pub mod outbox;
 pub mod provider_config;
 pub mod scene;
+pub mod step;
 pub mod story;
 pub mod transition;

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 
 use crate::db::Money;
-use crate::domain::{AspectRatio, Provider, StoryStatus};
+use crate::domain::{AspectRatio, Provider, StoryFacts, StoryStatus};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "stories")]
@@ -30,6 +30,18 @@ pub struct Model {
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+impl Model {
+    /// What the state machine's guarded edges look at: planning leaves an estimate
+    /// (cleared when planning starts again), and the preview its key (cleared when
+    /// the story returns to draft).
+    pub fn facts(&self) -> StoryFacts {
+        StoryFacts {
+            planned: self.estimated_cost.is_some(),
+            preview_ready: self.preview_key.is_some(),
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

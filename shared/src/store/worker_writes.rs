@@ -9,13 +9,11 @@
 use chrono::Utc;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::stories::{self, StoryChange, TransitionBy, WORKER_ACTOR};
+use super::transitions::{self, StoryChange, TransitionBy, WORKER_ACTOR};
 use super::{StoreError, StoreResult, begin_write};
 use crate::db::Money;
 use crate::db::entities::{job, scene, story};
@@ -81,7 +79,8 @@ pub fn response(
     })
 }
 
-/// Flips a running job to succeeded; `false` when it was cancelled meanwhile.
+/// Flips a running job to succeeded; `false` when it was cancelled meanwhile. A
+/// `cost` of `None` keeps what the job's steps added up.
 async fn mark_succeeded<C: ConnectionTrait>(
     db: &C,
     job_id: Uuid,
@@ -90,11 +89,14 @@ async fn mark_succeeded<C: ConnectionTrait>(
     cost: Option<Money>,
 ) -> StoreResult<bool> {
     let now = Utc::now();
-    let updated = job::Entity::update_many()
+    let mut update = job::Entity::update_many();
+    if let Some(cost) = cost {
+        update = update.col_expr(job::Column::Cost, Expr::value(cost));
+    }
+    let updated = update
         .col_expr(job::Column::Status, Expr::value(JobStatus::Succeeded))
         .col_expr(job::Column::Result, Expr::value(result.clone()))
         .col_expr(job::Column::Provider, Expr::value(provider))
-        .col_expr(job::Column::Cost, Expr::value(cost))
         .col_expr(job::Column::LastError, Expr::value(Option::<String>::None))
         .col_expr(job::Column::Progress, Expr::value(1.0))
         .col_expr(job::Column::FinishedAt, Expr::value(now))
@@ -141,12 +143,12 @@ pub async fn finish_plan(
     }
     let current = load_story(&txn, job.story_id).await?;
     let change = StoryChange {
-        estimated_cost: Some(Money::new(estimate.total)),
-        cost_estimate: Some(serde_json::to_value(estimate).unwrap_or(Value::Null)),
+        estimated_cost: Some(Some(Money::new(estimate.total))),
+        cost_estimate: Some(Some(serde_json::to_value(estimate).unwrap_or(Value::Null))),
         ..Default::default()
     };
     let reason = "planning finished";
-    stories::apply_transition(
+    transitions::apply_transition(
         &txn,
         &current,
         StoryStatus::Planned,
@@ -168,8 +170,8 @@ pub struct SceneOutput {
     pub cost: Decimal,
 }
 
-/// A scene's keyframe and clip are stored: the scene is completed and its cost
-/// added to the story's.
+/// A scene's keyframe and clip are stored: the scene is completed, with what its
+/// steps cost (already added to the job's and the story's as each was bought).
 pub async fn finish_scene(
     db: &DatabaseConnection,
     job: &job::Model,
@@ -179,7 +181,7 @@ pub async fn finish_scene(
     let scene_id = job.scene_id.ok_or(StoreError::NotFound("scene"))?;
     let txn = begin_write(db).await?;
     let cost = Money::new(out.cost);
-    if !mark_succeeded(&txn, job.id, &result, Some(out.provider), Some(cost)).await? {
+    if !mark_succeeded(&txn, job.id, &result, Some(out.provider), None).await? {
         return Ok(Written::Cancelled);
     }
     let now = Utc::now();
@@ -198,7 +200,6 @@ pub async fn finish_scene(
         .filter(scene::Column::Id.eq(scene_id))
         .exec(&txn)
         .await?;
-    add_cost(&txn, job.story_id, cost).await?;
     txn.commit().await?;
     Ok(Written::Done)
 }
@@ -234,7 +235,7 @@ pub async fn finish_assembly(
                 ..Default::default()
             };
             let reason = "final video rendered";
-            stories::apply_transition(
+            transitions::apply_transition(
                 &txn,
                 &current,
                 StoryStatus::Completed,
@@ -266,29 +267,6 @@ pub async fn finish_assembly(
     }
     txn.commit().await?;
     Ok(Written::Done)
-}
-
-async fn add_cost<C: ConnectionTrait>(db: &C, story_id: Uuid, cost: Money) -> StoreResult<()> {
-    if cost.0.is_zero() {
-        return Ok(());
-    }
-    // Read-modify-write of the locked row, inside the caller's write transaction:
-    // exact decimals on both databases (SQLite keeps money as text, so SQL
-    // arithmetic would be float), and no lost update when scenes finish together.
-    let current = story::Entity::find_by_id(story_id)
-        .lock_exclusive()
-        .one(db)
-        .await?
-        .ok_or(StoreError::NotFound("story"))?;
-    story::Entity::update_many()
-        .col_expr(
-            story::Column::ActualCost,
-            Expr::value(Money::new(current.actual_cost.0 + cost.0)),
-        )
-        .filter(story::Column::Id.eq(story_id))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 async fn load_story<C: ConnectionTrait>(db: &C, id: Uuid) -> StoreResult<story::Model> {
@@ -405,7 +383,7 @@ pub async fn record_failure(
             last_error: Some(Some(story_error.clone())),
             ..Default::default()
         };
-        stories::apply_transition(
+        transitions::apply_transition(
             &txn,
             &current,
             StoryStatus::Failed,
