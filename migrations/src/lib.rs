@@ -10,6 +10,7 @@ mod m20261126_000001_schema;
 mod m20261126_000002_provider_configs;
 mod m20261126_000003_job_progress;
 mod m20261202_000001_job_steps;
+mod m20261202_000002_local_settings;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_provider_configs::Migration),
             Box::new(m20261126_000003_job_progress::Migration),
             Box::new(m20261202_000001_job_steps::Migration),
+            Box::new(m20261202_000002_local_settings::Migration),
         ]
     }
 }

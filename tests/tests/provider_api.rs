@@ -115,6 +115,29 @@ async fn admins_manage_provider_configs_and_others_cannot() {
             .field_errors("settings.api_token")
             .is_empty()
     );
+    // Settings are typed: an unknown key or a value of the wrong type names the field.
+    for (settings, field) in [
+        (json!({"max_durration": 4}), "settings.max_durration"),
+        (json!({"max_duration": "4"}), "settings.max_duration"),
+        (json!({"poll_interval_ms": 5}), "settings.poll_interval_ms"),
+        (json!({"image_input": "go"}), "settings.image_input"),
+    ] {
+        let r = app
+            .patch(
+                "providers/runway_ml/",
+                &admin,
+                json!({ "settings": settings }),
+            )
+            .await;
+        assert_eq!(
+            r.assert_problem(422, "validation_error")
+                .field_errors(field)
+                .len(),
+            1,
+            "{settings}: {}",
+            r.text
+        );
+    }
     let r = app
         .patch("providers/replicate/", &admin, json!({"settings": [1, 2]}))
         .await;

@@ -40,7 +40,11 @@ pub const PREFIX: &str = "/api/ai-video";
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     components(
-        schemas(crate::error::Problem, providers::SettingValue),
+        schemas(
+            crate::error::Problem,
+            ai_video_shared::domain::SettingValue,
+            ai_video_shared::domain::ProviderSettings
+        ),
         responses(problems::BadRequest, problems::Unauthorized, problems::Forbidden,
             problems::NotFound, problems::Conflict, problems::PayloadTooLarge,
             problems::UnsupportedMediaType, problems::UnprocessableEntity,

@@ -3,7 +3,7 @@
 //! come from the environment of the workers.
 
 use ai_video_shared::db::entities::provider_config;
-use ai_video_shared::domain::{Provider, ProviderRates};
+use ai_video_shared::domain::{Provider, ProviderRates, ProviderSettings};
 use ai_video_shared::store::providers::{self, ProviderPatch};
 use axum::Json;
 use axum::extract::State;
@@ -77,14 +77,11 @@ pub struct ProviderPatchIn {
     /// As `cost_per_image`.
     #[schema(value_type = Option<String>, pattern = r"^(?:(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?|1000000(?:\.0{1,4})?)$")]
     pub cost_per_second_video: Option<String>,
-    /// Replaces the settings object as a whole. No key may name a secret: keys come
-    /// from the environment.
-    #[schema(schema_with = settings_schema)]
+    /// Replaces the settings object as a whole: only the settings docs/providers.md
+    /// lists, each of its type (keys and secrets come from the environment).
+    #[schema(value_type = Option<ProviderSettings>)]
     pub settings: Option<serde_json::Value>,
 }
-
-/// Words that mark a setting as a secret, which belongs in the environment.
-const SECRET_WORDS: [&str; 4] = ["key", "token", "secret", "password"];
 
 /// Whether a string or key anywhere in `value` holds a NUL character, which the
 /// database cannot store.
@@ -96,71 +93,6 @@ fn has_nul(value: &serde_json::Value) -> bool {
         _ => false,
     }
 }
-
-/// A string without NUL.
-const NO_NUL: &str = r"^[^\u0000]*$";
-
-/// An object (or null) none of whose keys contains a [`SECRET_WORDS`] word, in
-/// any ASCII case, and no NUL anywhere.
-fn settings_schema() -> utoipa::openapi::schema::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-    let words: Vec<String> = SECRET_WORDS
-        .iter()
-        .map(|w| {
-            w.chars()
-                .map(|c| format!("[{c}{}]", c.to_ascii_uppercase()))
-                .collect()
-        })
-        .collect();
-    let names = ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(format!(
-            r"^(?![\s\S]*(?:{}))[^\u0000]*$",
-            words.join("|")
-        )));
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
-        .property_names(Some(names))
-        .additional_properties(Some(utoipa::openapi::Ref::from_schema_name(
-            SettingValue::name(),
-        )))
-        .build()
-}
-
-/// A value inside `settings`: any JSON without NUL in its strings and keys.
-pub struct SettingValue;
-
-impl utoipa::PartialSchema for SettingValue {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::Ref;
-        use utoipa::openapi::schema::{
-            AnyOfBuilder, ArrayBuilder, ObjectBuilder, SchemaType, Type,
-        };
-        let itself = || Ref::from_schema_name(SettingValue::name());
-        let text = || {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(NO_NUL))
-        };
-        AnyOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(SchemaType::from_iter([
-                Type::Null,
-                Type::Boolean,
-                Type::Number,
-            ])))
-            .item(text())
-            .item(ArrayBuilder::new().items(itself()))
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::Object)
-                    .property_names(Some(text()))
-                    .additional_properties(Some(itself())),
-            )
-            .into()
-    }
-}
-
-impl ToSchema for SettingValue {}
 
 /// Every provider's configuration, by name (admins only).
 #[utoipa::path(get, path = "/providers/", tag = "providers", params(PageParams),
@@ -238,27 +170,13 @@ pub async fn patch_provider(
         input.cost_per_second_video.as_deref(),
     );
     if let Some(settings) = &input.settings {
-        match settings.as_object() {
-            None => errors.add("settings", "Must be a JSON object."),
-            Some(map) => {
-                for k in map.keys() {
-                    if SECRET_WORDS
-                        .iter()
-                        .any(|w| k.to_ascii_lowercase().contains(w))
-                    {
-                        errors.add(
-                            format!("settings.{k}"),
-                            "Keys and secrets are read from the environment, never stored in settings.",
-                        );
-                    }
-                }
-                if has_nul(settings) {
-                    errors.add(
-                        "settings",
-                        "Text in settings may not contain NUL characters.",
-                    );
-                }
-            }
+        if has_nul(settings) {
+            errors.add(
+                "settings",
+                "Text in settings may not contain NUL characters.",
+            );
+        } else if let Err(e) = ProviderSettings::parse(settings) {
+            errors.add(e.field, e.message);
         }
     }
     errors.finish()?;

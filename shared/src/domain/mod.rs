@@ -6,6 +6,7 @@ mod job;
 mod planning;
 mod provider;
 mod scene;
+mod settings;
 mod state_machine;
 mod story;
 
@@ -14,6 +15,7 @@ pub use job::{JobKind, JobStatus, Priority, RenderQuality, RetryPolicy};
 pub use planning::{PlannedScene, SCENE_SECONDS, plan_scenes};
 pub use provider::{Provider, ProviderRole};
 pub use scene::{CameraMotion, SceneDuration, ScenePrompt, SceneStatus};
+pub use settings::{ProviderSettings, SettingValue, SettingsError};
 pub use state_machine::{
     Actor, Guard, StoryFacts, Transition, TransitionError, check_transition, legal_targets,
 };

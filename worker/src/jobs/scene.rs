@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use ai_video_shared::db::Money;
 use ai_video_shared::db::entities::{provider_config, scene, step, story};
-use ai_video_shared::domain::RenderQuality;
+use ai_video_shared::domain::{ProviderSettings, RenderQuality};
 use ai_video_shared::storage;
 use ai_video_shared::store::steps;
 use ai_video_shared::store::worker_writes::{self, SceneOutput, Written};
@@ -57,6 +57,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         Some(done) => kept(ctx, done, "image.png").await?,
         None => {
             let image_config = ctx.provider_config(story.image_provider).await?;
+            let image_settings = settings_of(&image_config)?;
             let image_provider = ctx.state.providers.image(story.image_provider)?;
             let image_report = |p: f32| progress(0.3 * p);
             let tasks = JobTasks::new(ctx, story.image_provider, &earlier);
@@ -69,7 +70,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
                         height,
                         quality,
                     },
-                    &call(ctx, &image_config, &image_report, &tasks),
+                    &call(ctx, (&image_config, &image_settings), &image_report, &tasks),
                     ctx.work.path()?,
                 )
                 .await?;
@@ -97,6 +98,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         Some(done) => kept(ctx, done, "clip.mp4").await?,
         None => {
             let video_config = ctx.provider_config(story.video_provider).await?;
+            let video_settings = settings_of(&video_config)?;
             let video_provider = ctx.state.providers.video(story.video_provider)?;
             let clip_report = |p: f32| progress(0.3 + 0.6 * p);
             let tasks = JobTasks::new(ctx, story.video_provider, &earlier);
@@ -112,7 +114,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
                         fps: ctx.state.render.fps,
                         quality,
                     },
-                    &call(ctx, &video_config, &clip_report, &tasks),
+                    &call(ctx, (&video_config, &video_settings), &clip_report, &tasks),
                     ctx.work.path()?,
                 )
                 .await?;
@@ -253,10 +255,21 @@ async fn record(
     Ok(())
 }
 
+/// A provider's settings, parsed once for the run; settings that no longer parse
+/// (edited outside the API) fail the job with the field.
+fn settings_of(config: &provider_config::Model) -> Result<ProviderSettings, JobError> {
+    ProviderSettings::parse(&config.settings).map_err(|e| {
+        JobError::Permanent(format!(
+            "the {} provider's settings are invalid: {e}",
+            config.provider
+        ))
+    })
+}
+
 /// The per-call context of one provider.
 fn call<'a>(
     ctx: &'a JobCtx,
-    config: &'a provider_config::Model,
+    (config, settings): (&'a provider_config::Model, &'a ProviderSettings),
     progress: &'a (dyn Fn(f32) + Send + Sync),
     tasks: &'a JobTasks<'a>,
 ) -> Call<'a> {
@@ -272,7 +285,7 @@ fn call<'a>(
         cancel: &ctx.delivery.cancel,
         progress,
         attempt: ctx.attempt(),
-        settings: &config.settings,
+        settings,
         rates: config.rates(),
         tasks,
     }

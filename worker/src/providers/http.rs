@@ -157,7 +157,7 @@ pub fn retry_after(response: &Response) -> Duration {
     wait.min(MAX_RETRY_AFTER)
 }
 
-/// When a provider's task must have ended: `settings.deadline_secs`, else the
+/// When a provider's task must have ended: its `settings.deadline_secs`, else the
 /// kind's default. Polling stops there; the caller cancels the task.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
@@ -166,11 +166,8 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    pub fn from_settings(settings: &serde_json::Value, default: Duration) -> Self {
-        let limit = settings["deadline_secs"]
-            .as_u64()
-            .map(Duration::from_secs)
-            .unwrap_or(default);
+    pub fn new(deadline_secs: Option<u64>, default: Duration) -> Self {
+        let limit = deadline_secs.map(Duration::from_secs).unwrap_or(default);
         Self {
             at: std::time::Instant::now() + limit,
             limit,

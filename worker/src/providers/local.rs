@@ -17,23 +17,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use ai_video_shared::domain::ProviderSettings;
 use rust_decimal::Decimal;
-use serde::Deserialize;
 
 use super::{
     Call, Generated, ImageProvider, ImageRequest, ProviderError, VideoProvider, VideoRequest,
 };
 use crate::media::Ffmpeg;
-
-/// The `settings` of the `local` provider config.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct LocalSettings {
-    pub delay_ms: u64,
-    pub fail_attempts: u32,
-    pub fail_permanently: bool,
-    pub refuse_prompts_containing: Option<String>,
-}
 
 pub struct LocalProvider {
     ffmpeg: Ffmpeg,
@@ -46,30 +36,34 @@ impl LocalProvider {
 
     async fn behave(
         &self,
-        settings: &serde_json::Value,
+        settings: &ProviderSettings,
         attempt: u32,
         prompt: &str,
     ) -> Result<(), ProviderError> {
-        let settings: LocalSettings = serde_json::from_value(settings.clone()).unwrap_or_default();
-        if settings.delay_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(settings.delay_ms)).await;
+        let delay = settings.delay_ms.unwrap_or(0);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
         }
-        if settings.fail_permanently {
+        if settings.fail_permanently == Some(true) {
             return Err(ProviderError::Permanent(
                 "the local provider refuses this request (fail_permanently is set)".into(),
             ));
         }
-        if let Some(word) = settings.refuse_prompts_containing.filter(|w| !w.is_empty())
-            && prompt.contains(&word)
+        if let Some(word) = settings
+            .refuse_prompts_containing
+            .as_deref()
+            .filter(|w| !w.is_empty())
+            && prompt.contains(word)
         {
             return Err(ProviderError::Permanent(format!(
                 "the local provider refuses prompts containing {word:?}"
             )));
         }
-        if attempt <= settings.fail_attempts {
+        let fail_attempts = settings.fail_attempts.unwrap_or(0);
+        if attempt <= fail_attempts {
             return Err(ProviderError::retryable(format!(
                 "the local provider fails run {attempt} of each job (fail_attempts = {})",
-                settings.fail_attempts
+                fail_attempts
             )));
         }
         Ok(())

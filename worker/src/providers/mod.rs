@@ -16,7 +16,7 @@ mod runway;
 mod stability;
 
 pub use limits::{Lease, Limiter, RateLimits};
-pub use local::{LocalProvider, LocalSettings};
+pub use local::LocalProvider;
 pub use replicate::{Inbox, Replicate};
 pub use runway::Runway;
 pub use stability::Stability;
@@ -26,7 +26,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ai_video_shared::config::{ConfigError, Env, Secret};
-use ai_video_shared::domain::{AspectRatio, Provider, ProviderRates, RenderQuality, ScenePrompt};
+use ai_video_shared::domain::{
+    AspectRatio, Provider, ProviderRates, ProviderSettings, RenderQuality, ScenePrompt,
+};
 use bullmq::worker::CancellationToken;
 use rust_decimal::Decimal;
 
@@ -41,8 +43,8 @@ pub struct Call<'a> {
     pub progress: &'a (dyn Fn(f32) + Send + Sync),
     /// 1-based run of the job, for providers told to fail the first runs.
     pub attempt: u32,
-    /// The provider config's `settings` (model, steps, …).
-    pub settings: &'a serde_json::Value,
+    /// The provider config's `settings` (model, steps, …), parsed.
+    pub settings: &'a ProviderSettings,
     /// The provider config's unit prices, for providers that bill by model.
     pub rates: ProviderRates,
     /// Where remote tasks are recorded before they are polled.

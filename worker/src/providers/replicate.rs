@@ -186,19 +186,19 @@ impl Replicate {
         wait: Option<u32>,
         call: &Call<'_>,
     ) -> Result<Finished, ProviderError> {
-        let (path, mut body) = match call.settings[format!("{role}_version")].as_str() {
+        let settings = call.settings;
+        let (version, model, _) = settings.role(role);
+        let (path, mut body) = match version {
             Some(version) => (
                 "/v1/predictions".to_string(),
                 json!({"version": version, "input": input}),
             ),
             None => {
-                let model = call.settings[format!("{role}_model")]
-                    .as_str()
-                    .ok_or_else(|| {
-                        ProviderError::Permanent(format!(
-                            "replicate has no {role}_model in its settings"
-                        ))
-                    })?;
+                let model = model.ok_or_else(|| {
+                    ProviderError::Permanent(format!(
+                        "replicate has no {role}_model in its settings"
+                    ))
+                })?;
                 if model.split('/').count() != 2 {
                     return Err(ProviderError::Permanent(format!(
                         "replicate {role}_model {model:?} is not owner/name"
@@ -210,7 +210,7 @@ impl Replicate {
                 )
             }
         };
-        if let Some(hook) = call.settings["webhook_url"].as_str() {
+        if let Some(hook) = settings.webhook_url.as_deref() {
             body["webhook"] = json!(hook);
             body["webhook_events_filter"] = json!(["completed"]);
         }
@@ -246,13 +246,8 @@ impl Replicate {
             }
         };
         let id = prediction["id"].as_str().unwrap_or_default().to_string();
-        let interval = Duration::from_millis(
-            call.settings["poll_interval_ms"]
-                .as_u64()
-                .unwrap_or(1000)
-                .max(50),
-        );
-        let deadline = Deadline::from_settings(call.settings, role_deadline(role));
+        let interval = Duration::from_millis(settings.poll_interval_ms.unwrap_or(1000).max(50));
+        let deadline = Deadline::new(settings.deadline_secs, role_deadline(role));
         loop {
             match prediction["status"].as_str().unwrap_or_default() {
                 "succeeded" => {
@@ -387,9 +382,12 @@ impl Replicate {
         }
     }
 
-    fn merged(base: Value, extra: &Value) -> Value {
+    /// The model's input: ours, with the settings' extra or overriding fields for
+    /// the role.
+    fn merged(base: Value, call: &Call<'_>, role: &str) -> Value {
         let mut input = base;
-        if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+        let settings = call.settings;
+        if let (Some(input), (_, _, Some(extra))) = (input.as_object_mut(), settings.role(role)) {
             for (k, v) in extra {
                 input.insert(k.clone(), v.clone());
             }
@@ -414,7 +412,8 @@ impl ImageProvider for Replicate {
                 "output_format": "png",
                 "num_outputs": 1,
             }),
-            &call.settings["image_input"],
+            call,
+            "image",
         );
         let price = call.rates.cost_per_image;
         let done = self
@@ -446,7 +445,8 @@ impl VideoProvider for Replicate {
                 "duration": req.seconds,
                 "seed": req.prompt.seed,
             }),
-            &call.settings["video_input"],
+            call,
+            "video",
         );
         let cost = call.rates.cost_per_second_video * Decimal::from(req.seconds);
         let done = self.predict(("video", cost), input, None, call).await?;

@@ -290,13 +290,9 @@ impl Runway {
         (dest, output): (&Path, Output),
         share: (f32, f32),
     ) -> Result<Value, ProviderError> {
-        let interval = Duration::from_millis(
-            call.settings["poll_interval_ms"]
-                .as_u64()
-                .unwrap_or(5000)
-                .max(50),
-        );
-        let deadline = Deadline::from_settings(call.settings, TASK_DEADLINE);
+        let settings = call.settings;
+        let interval = Duration::from_millis(settings.poll_interval_ms.unwrap_or(5000).max(50));
+        let deadline = Deadline::new(settings.deadline_secs, TASK_DEADLINE);
         loop {
             tokio::select! {
                 _ = call.cancel.cancelled() => {
@@ -423,10 +419,7 @@ impl Runway {
         dest: &Path,
         share: (f32, f32),
     ) -> Result<(), ProviderError> {
-        let max = call.settings["max_concurrency"]
-            .as_u64()
-            .unwrap_or(1)
-            .max(1) as u32;
+        let max = call.settings.max_concurrency.unwrap_or(1).max(1);
         let lease = match &self.limiter {
             Some(limiter) => match limiter
                 .lease(
@@ -482,10 +475,11 @@ impl VideoProvider for Runway {
         call: &Call<'_>,
         work: &Path,
     ) -> Result<Generated, ProviderError> {
-        let name = call.settings["default_model"]
-            .as_str()
-            .unwrap_or("gen4_turbo")
-            .to_string();
+        let settings = call.settings;
+        let name = settings
+            .default_model
+            .clone()
+            .unwrap_or_else(|| "gen4_turbo".into());
         let model = video_model(&name).ok_or_else(|| {
             ProviderError::Permanent(format!(
                 "runway_ml model {name:?} is not supported for video"
@@ -497,7 +491,7 @@ impl VideoProvider for Runway {
                 req.aspect
             ))
         })?;
-        let max = call.settings["max_duration"].as_u64().unwrap_or(10) as u32;
+        let max = settings.max_duration.unwrap_or(10);
         let parts = segments(req.seconds, model.durations, max).ok_or_else(|| {
             ProviderError::Permanent(format!(
                 "runway_ml {name} makes clips of {:?} s (at most {max} s here); a {} s scene cannot be made of them",
@@ -595,10 +589,11 @@ impl ImageProvider for Runway {
         call: &Call<'_>,
         work: &Path,
     ) -> Result<Generated, ProviderError> {
-        let name = call.settings["image_model"]
-            .as_str()
-            .unwrap_or("gen4_image")
-            .to_string();
+        let name = call
+            .settings
+            .image_model
+            .clone()
+            .unwrap_or_else(|| "gen4_image".into());
         if name != "gen4_image" {
             return Err(ProviderError::Permanent(format!(
                 "runway_ml image model {name:?} is not supported; use gen4_image"

@@ -105,13 +105,11 @@ impl ImageProvider for Stability {
         call: &Call<'_>,
         work: &Path,
     ) -> Result<Generated, ProviderError> {
-        let model = call.settings["default_model"]
-            .as_str()
-            .unwrap_or("core")
-            .to_string();
-        let steps = call.settings["steps"].as_u64().unwrap_or(30);
-        let cfg_scale = call.settings["cfg_scale"].as_f64().unwrap_or(7.0);
-        let style = call.settings["style_preset"].as_str().map(str::to_string);
+        let settings = call.settings.clone();
+        let model = settings.default_model.unwrap_or_else(|| "core".into());
+        let steps = u64::from(settings.steps.unwrap_or(30));
+        let cfg_scale = settings.cfg_scale.unwrap_or(7.0);
+        let style = settings.style_preset;
         let prompt = super::full_prompt(req.prompt);
         let negative = req.prompt.negative_prompt.trim().to_string();
         call.gate.pass().await?;
