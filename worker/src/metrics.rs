@@ -30,6 +30,42 @@ pub const PROVIDER_DURATION: &str = "ai_video_provider_request_duration_seconds"
 pub const PROVIDER_RATE_LIMITED: &str = "ai_video_provider_rate_limited_total";
 pub const PROVIDER_LIMIT_WAIT: &str = "ai_video_provider_rate_limit_wait_seconds";
 pub const CONCURRENCY: &str = "ai_video_worker_concurrency";
+pub const PROVIDER_SPEND: &str = "ai_video_provider_spend_dollars_total";
+
+/// Dollars this process recorded as spent, per provider. Kept here rather than in
+/// the exporter, whose counters count whole units; rendered as a float counter.
+static SPEND: std::sync::Mutex<Vec<(Provider, rust_decimal::Decimal)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// A provider accepted something that costs `dollars` (recorded on the job).
+pub fn provider_spend(provider: Provider, dollars: rust_decimal::Decimal) {
+    if let Ok(mut spend) = SPEND.lock() {
+        match spend.iter_mut().find(|(p, _)| *p == provider) {
+            Some((_, total)) => *total += dollars,
+            None => spend.push((provider, dollars)),
+        }
+    }
+}
+
+/// The spend counter in the exposition format, every provider listed.
+fn render_spend() -> String {
+    let spend = SPEND.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut out = format!(
+        "# HELP {PROVIDER_SPEND} Dollars spent at each provider: every output it accepted, counted once.\n# TYPE {PROVIDER_SPEND} counter\n"
+    );
+    for provider in Provider::ALL {
+        let total = spend
+            .iter()
+            .find(|(p, _)| p == provider)
+            .map(|(_, d)| *d)
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{PROVIDER_SPEND}{{provider=\"{provider}\"}} {}\n",
+            total.normalize()
+        ));
+    }
+    out
+}
 
 /// Installs the recorder and describes every metric; idempotent.
 pub fn init(concurrency: usize) {
@@ -208,5 +244,28 @@ pub async fn record_queue_depth(queue: &bullmq::Queue) {
 
 /// `GET /metrics`.
 pub fn render() -> String {
-    ai_video_shared::telemetry::prometheus().render()
+    let mut text = ai_video_shared::telemetry::prometheus().render();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&render_spend());
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spend_is_a_float_counter_per_provider() {
+        provider_spend(Provider::RunwayMl, rust_decimal::Decimal::new(35, 2));
+        provider_spend(Provider::RunwayMl, rust_decimal::Decimal::new(6, 4));
+        let text = render_spend();
+        assert!(text.contains("# TYPE ai_video_provider_spend_dollars_total counter"));
+        assert!(
+            text.contains("ai_video_provider_spend_dollars_total{provider=\"runway_ml\"} 0.3506"),
+            "{text}"
+        );
+        assert!(text.contains("ai_video_provider_spend_dollars_total{provider=\"local\"} 0"));
+    }
 }

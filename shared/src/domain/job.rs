@@ -175,6 +175,48 @@ impl From<Priority> for u32 {
     }
 }
 
+/// A job's `parameters`, parsed once where a job is recorded or run. Keys it does
+/// not know (another producer's) are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobParameters {
+    /// Scene jobs, previews and renders: the quality scenes are made at (`preview`
+    /// when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<RenderQuality>,
+    /// A retried preview or render: the scenes whose clips it kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_scenes: Vec<uuid::Uuid>,
+}
+
+impl JobParameters {
+    /// Parses a job's `parameters` (`null` is none); the error names the field.
+    pub fn parse(value: &serde_json::Value) -> Result<Self, Invalid> {
+        if value.is_null() {
+            return Ok(Self::default());
+        }
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            Invalid::new(format!(
+                "parameters.{}: {}",
+                e.path(),
+                e.inner()
+                    .to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or("")
+            ))
+        })
+    }
+
+    /// The quality scenes are made at.
+    pub fn quality(&self) -> RenderQuality {
+        self.quality.unwrap_or(RenderQuality::Preview)
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({}))
+    }
+}
+
 /// The quality a scene is generated at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RenderQuality {
@@ -217,6 +259,26 @@ mod tests {
                 "{refused}"
             );
         }
+    }
+
+    #[test]
+    fn parameters_parse_once_and_name_the_field() {
+        let p = JobParameters::parse(&serde_json::json!({"quality": "final", "x": 1})).unwrap();
+        assert_eq!(p.quality(), RenderQuality::Final);
+        assert_eq!(
+            JobParameters::parse(&serde_json::Value::Null).unwrap(),
+            JobParameters::default()
+        );
+        let err = JobParameters::parse(&serde_json::json!({"quality": "best"})).unwrap_err();
+        assert!(err.0.starts_with("parameters.quality"), "{err}");
+        assert_eq!(
+            JobParameters {
+                quality: Some(RenderQuality::Preview),
+                kept_scenes: vec![]
+            }
+            .to_json(),
+            serde_json::json!({"quality": "preview"})
+        );
     }
 
     #[test]

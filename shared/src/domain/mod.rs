@@ -11,7 +11,7 @@ mod state_machine;
 mod story;
 
 pub use cost::{CostEstimate, ProviderRates};
-pub use job::{JobKind, JobStatus, Priority, RenderQuality, RetryPolicy};
+pub use job::{JobKind, JobParameters, JobStatus, Priority, RenderQuality, RetryPolicy};
 pub use planning::{PlannedScene, SCENE_SECONDS, plan_scenes};
 pub use provider::{Provider, ProviderRole};
 pub use scene::{CameraMotion, SceneDuration, ScenePrompt, SceneStatus};

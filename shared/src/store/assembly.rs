@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{StoreError, StoreResult};
 use crate::db::entities::{job, scene, story};
-use crate::domain::{JobKind, JobStatus, RenderQuality};
+use crate::domain::{JobKind, JobParameters, JobStatus, RenderQuality};
 use crate::store::{NewJob, WorkOptions, enqueue_flow};
 
 /// The story's most recent preview or render (by `kind`), if it failed or was
@@ -61,7 +61,11 @@ pub(crate) async fn enqueue_assembly<C: ConnectionTrait>(
         None => Earlier::default(),
     };
     let priority = work.priority.unwrap_or(kind.default_priority());
-    let parameters = serde_json::json!({ "quality": quality.as_str() });
+    let parameters = JobParameters {
+        quality: Some(quality),
+        kept_scenes: Vec::new(),
+    }
+    .to_json();
     let mut parent = NewJob::new(story.id, &story.owner_id, kind, priority, work.retry);
     parent.retry_of = again.map(|old| old.id);
     let mut kept = Vec::new();
@@ -83,10 +87,11 @@ pub(crate) async fn enqueue_assembly<C: ConnectionTrait>(
             }),
         }
     }
-    parent.parameters = parameters;
-    if !kept.is_empty() {
-        parent.parameters["kept_scenes"] = serde_json::json!(kept);
+    parent.parameters = JobParameters {
+        quality: Some(quality),
+        kept_scenes: kept,
     }
+    .to_json();
     let (parent, _) = enqueue_flow(db, parent, children).await?;
     Ok(parent)
 }
@@ -112,13 +117,8 @@ impl Earlier {
             .order_by_desc(job::Column::CreatedAt)
             .all(db)
             .await?;
-        let kept = old.parameters["kept_scenes"]
-            .as_array()
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|v| v.as_str()?.parse().ok())
-                    .collect()
-            })
+        let kept = JobParameters::parse(&old.parameters)
+            .map(|p| p.kept_scenes)
             .unwrap_or_default();
         Ok(Self { children, kept })
     }

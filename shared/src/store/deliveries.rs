@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::transitions::{self, TransitionBy};
 use super::{StoreError, StoreResult, begin_write, jobs, scenes};
 use crate::db::entities::{job, scene, story};
-use crate::domain::{Actor, JobKind, Priority, RetryPolicy, StoryStatus};
+use crate::domain::{Actor, JobKind, JobParameters, Priority, RetryPolicy, StoryStatus};
 use crate::envelope::QueuedData;
 use crate::store::{NewJob, Viewer, WorkOptions, enqueue::record_delivered_job};
 
@@ -99,9 +99,11 @@ pub async fn adopt(
         reason: &reason,
         job_id,
     };
+    let parameters = JobParameters::parse(&data.parameters())
+        .map_err(|e| StoreError::invalid("data.parameters", e.0))?;
     let new = |scene_id| NewJob {
         scene_id,
-        parameters: data.parameters(),
+        parameters: parameters.to_json(),
         ..NewJob::new(
             data.story_id,
             &owner_id,

@@ -17,7 +17,9 @@ use super::transitions::{self, StoryChange, TransitionBy, WORKER_ACTOR};
 use super::{StoreError, StoreResult, begin_write};
 use crate::db::Money;
 use crate::db::entities::{job, scene, story};
-use crate::domain::{Actor, JobKind, JobStatus, Provider, SceneStatus, StoryStatus};
+use crate::domain::{
+    Actor, JobKind, JobParameters, JobStatus, Provider, RenderQuality, SceneStatus, StoryStatus,
+};
 
 const ACTIVE: [JobStatus; 3] = [JobStatus::Queued, JobStatus::Running, JobStatus::Retrying];
 
@@ -370,11 +372,13 @@ pub async fn record_failure(
         JobKind::PlanStory => Some(StoryStatus::Planning),
         JobKind::GeneratePreview => Some(StoryStatus::Previewing),
         JobKind::RenderFinal => Some(StoryStatus::Rendering),
-        JobKind::GenerateScene => match job.parameters["quality"].as_str() {
-            _ if job.parent_id.is_none() => None,
-            Some("final") => Some(StoryStatus::Rendering),
-            _ => Some(StoryStatus::Previewing),
-        },
+        JobKind::GenerateScene if job.parent_id.is_none() => None,
+        JobKind::GenerateScene => {
+            match JobParameters::parse(&job.parameters).map(|p| p.quality()) {
+                Ok(RenderQuality::Final) => Some(StoryStatus::Rendering),
+                _ => Some(StoryStatus::Previewing),
+            }
+        }
     };
     // A scene regenerated on its own fails alone; work that carries the story
     // fails the story.

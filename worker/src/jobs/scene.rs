@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use ai_video_shared::db::Money;
 use ai_video_shared::db::entities::{provider_config, scene, step, story};
-use ai_video_shared::domain::{ProviderSettings, RenderQuality};
+use ai_video_shared::domain::{JobParameters, ProviderSettings};
 use ai_video_shared::storage;
 use ai_video_shared::store::steps;
 use ai_video_shared::store::worker_writes::{self, SceneOutput, Written};
@@ -38,10 +38,9 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         .await?
         .and_then(|(s, st)| st.map(|st| (s, st)))
         .ok_or_else(|| JobError::Permanent("the scene no longer exists".into()))?;
-    let quality = match ctx.row.parameters["quality"].as_str() {
-        Some("final") => RenderQuality::Final,
-        _ => RenderQuality::Preview,
-    };
+    let quality = JobParameters::parse(&ctx.row.parameters)
+        .map_err(|e| JobError::Permanent(e.0))?
+        .quality();
     worker_writes::scene_started(db, scene.id).await?;
     let earlier = steps::of_job(db, &ctx.row).await?;
     let prompt = scene.prompt();
@@ -229,6 +228,7 @@ async fn accept(
         data: json!({"reason": reason, "details": made.metadata}),
     };
     steps::done(&ctx.state.db, &ctx.row, step).await?;
+    crate::metrics::provider_spend(provider, unpaid.max(Decimal::ZERO));
     steps::reject_tasks(&ctx.state.db, ctx.row.id, provider).await?;
     let message = format!("the {name} {provider} made is unusable: {reason}");
     ctx.log(&message).await;
@@ -243,15 +243,17 @@ async fn record(
     made: &Generated,
     tasks: &JobTasks<'_>,
 ) -> Result<(), JobError> {
+    let unpaid = (made.cost - tasks.spent()).max(Decimal::ZERO);
     let done = steps::Done {
         name,
         provider: tasks.provider(),
         remote_id: made.metadata["task"].as_str(),
         storage_key: Some(key),
-        cost: Money::new((made.cost - tasks.spent()).max(Decimal::ZERO)),
+        cost: Money::new(unpaid),
         data: made.metadata.clone(),
     };
     steps::done(&ctx.state.db, &ctx.row, done).await?;
+    crate::metrics::provider_spend(tasks.provider(), unpaid);
     Ok(())
 }
 

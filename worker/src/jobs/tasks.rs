@@ -89,6 +89,7 @@ impl TaskLog for JobTasks<'_> {
                 ProviderError::retryable(format!("cannot record the {step} task {task}: {e}"))
             })?;
         self.add(cost);
+        crate::metrics::provider_spend(self.provider, cost);
         self.ctx
             .log(&format!(
                 "{} task {task} created for {step} (cost {cost})",
