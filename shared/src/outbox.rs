@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::config::{QueueConfig, RedisConfig};
 use crate::db::entities::{job, outbox};
-use crate::domain::JobKind;
+use crate::domain::{JobKind, JobStatus};
 use crate::queue::{QueueClient, envelope};
 
 /// Rows handled per round.
@@ -168,8 +168,13 @@ async fn relay_rows<C: ConnectionTrait>(db: &C, client: &QueueClient) -> Result<
         .collect();
     let mut children: HashMap<Uuid, Vec<job::Model>> = HashMap::new();
     if !parents.is_empty() {
+        // Only unfinished scene jobs: a flow queued again (after Redis lost it)
+        // waits for the scenes still to make, not for those already made.
         for child in job::Entity::find()
             .filter(job::Column::ParentId.is_in(parents))
+            .filter(
+                job::Column::Status.is_in(JobStatus::ALL.iter().filter(|s| s.is_active()).copied()),
+            )
             .order_by_asc(job::Column::CreatedAt)
             .all(db)
             .await?

@@ -208,3 +208,35 @@ async fn a_story_back_in_draft_drops_its_old_media() {
     assert!(r.body["story"]["last_error"].is_null());
     assert!(r.body["story"]["preview_url"].is_null());
 }
+
+#[tokio::test]
+async fn two_retries_of_one_job_at_once_queue_one_run() {
+    let app = TestApp::spawn().await;
+    let worker = app.start_worker(WorkerTweaks::default()).await;
+    let alice = app.tokens.user("alice");
+    let (story, _) = app.planned_by_worker(&alice, &["One"]).await;
+    app.fail_step(&alice, &story, "generate_preview", "One")
+        .await;
+    worker.stop().await;
+    let failed = app
+        .jobs_of(&alice, &story)
+        .await
+        .into_iter()
+        .find(|j| j["kind"] == "generate_preview")
+        .unwrap();
+    let path = format!("jobs/{}/retry/", failed["id"].as_str().unwrap());
+    let (a, b) = tokio::join!(
+        app.post(&path, &alice, json!({})),
+        app.post(&path, &alice, json!({}))
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [202, 409], "{} / {}", a.text, b.text);
+    let previews = app
+        .jobs_of(&alice, &story)
+        .await
+        .into_iter()
+        .filter(|j| j["kind"] == "generate_preview")
+        .count();
+    assert_eq!(previews, 2, "the failed preview and one retry");
+}

@@ -26,6 +26,8 @@ pub struct WorkerConfig {
     pub metrics_addr: SocketAddr,
     /// How long SIGTERM waits for running jobs (`WORKER_SHUTDOWN_GRACE_SECS`).
     pub shutdown_grace: Duration,
+    /// How often the database and Redis are reconciled (`WORKER_RECONCILE_INTERVAL_SECS`).
+    pub reconcile_interval: Duration,
     pub ffmpeg: Ffmpeg,
     pub render: RenderSettings,
     /// Temporary files of running jobs (`WORK_DIR`).
@@ -71,6 +73,9 @@ impl WorkerConfig {
                 SocketAddr::from(([127, 0, 0, 1], 9091)),
             )?,
             shutdown_grace: Duration::from_secs(parse_or(env, "WORKER_SHUTDOWN_GRACE_SECS", 30)?),
+            reconcile_interval: Duration::from_secs(
+                parse_or(env, "WORKER_RECONCILE_INTERVAL_SECS", 15u64)?.max(1),
+            ),
             ffmpeg: Ffmpeg {
                 ffmpeg: env
                     .var("FFMPEG_BIN")

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod media;
 pub mod metrics;
 pub mod providers;
+mod reconcile;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -78,7 +79,18 @@ pub async fn run(
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let relay = Relay::new(db, config.bridge.redis.clone(), config.bridge.queue.clone());
+    let relay = Relay::new(
+        db.clone(),
+        config.bridge.redis.clone(),
+        config.bridge.queue.clone(),
+    );
+    let reconciler = tokio::spawn(reconcile::run(
+        db,
+        (config.bridge.redis.clone(), config.bridge.queue.clone()),
+        config.reconcile_interval,
+        relay.handle(),
+        stop_rx.clone(),
+    ));
     let relay = tokio::spawn(relay.run(stop_rx.clone()));
     let mut probes_stop = stop_rx.clone();
     let probes = tokio::spawn(health::serve(
@@ -125,6 +137,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     listener.abort();
     let _ = relay.await;
+    let _ = reconciler.await;
     if let Ok(Err(e)) = probes.await {
         tracing::warn!(error = %e, "probe server stopped with an error");
     }

@@ -10,6 +10,7 @@ pub mod deliveries;
 mod enqueue;
 pub mod jobs;
 pub mod providers;
+pub mod reconcile;
 pub mod scenes;
 pub mod steps;
 pub mod stories;

@@ -263,6 +263,18 @@ impl JobCtx {
     }
 }
 
+/// The recorded result of a job that another run of it (a re-delivery that overlapped
+/// this one) finished: this run then succeeded too, never "cancelled".
+async fn finished_elsewhere(ctx: &JobCtx) -> Option<Value> {
+    let row = job::Entity::find_by_id(ctx.row.id)
+        .one(&ctx.state.db)
+        .await
+        .ok()
+        .flatten()?;
+    (row.status == ai_video_shared::domain::JobStatus::Succeeded)
+        .then(|| row.result.unwrap_or_default())
+}
+
 /// The apalis handler: runs one delivered job and tells BullMQ what to do next.
 pub async fn handle(
     data: QueuedData,
@@ -378,6 +390,13 @@ async fn run(
             ctx.log(&format!("succeeded in {:.1} s", ctx.elapsed_secs()))
                 .await;
             Ok(value)
+        }
+        Err(JobError::Cancelled) if finished_elsewhere(&ctx).await.is_some() => {
+            let result = finished_elsewhere(&ctx).await.unwrap_or_default();
+            tracing::info!("job finished by another run of it; answering its result");
+            ctx.log("finished by another run of this job; answering its recorded result")
+                .await;
+            Ok(result)
         }
         Err(JobError::Cancelled) => {
             ended(Ending::Cancelled);
