@@ -27,6 +27,8 @@ async function inspect(queue) {
 
 async function job(queue) {
   const [id] = args;
+  // The state first: a job read after it was seen finished carries its result.
+  const state = await queue.getJobState(id);
   const found = await queue.getJob(id);
   if (!found) {
     print({ state: 'missing' });
@@ -34,7 +36,7 @@ async function job(queue) {
   }
   const logs = await queue.getJobLogs(id);
   print({
-    state: await found.getState(),
+    state,
     progress: found.progress,
     returnvalue: found.returnvalue,
     failedReason: found.failedReason ?? null,

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use ai_video_tests::redis_server::RedisServer;
 use ai_video_tests::worker::WorkerTweaks;
-use ai_video_tests::{TempDir, TestApp};
+use ai_video_tests::{Options, TempDir, TestApp};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(90);
@@ -128,6 +129,7 @@ async fn the_worker_serves_metrics_and_logs_json_with_ids() {
         r#"ai_video_queue_waiting_jobs{priority="1"}"#,
         "ai_video_jobs_in_flight",
         "ai_video_worker_concurrency",
+        r#"ai_video_provider_spend_dollars_total{provider="local"} 0"#,
     ] {
         assert!(find(name).is_some(), "{name} missing from:\n{text}");
     }
@@ -221,4 +223,62 @@ async fn sigterm_finishes_the_running_job_and_leaves_the_rest() {
         let r = app.wait_for_job(&alice, job, "succeeded", LONG).await;
         assert_eq!(r["attempt"], 1, "nothing ran twice: {r}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_may_evict_jobs_is_reported() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn_with(Options {
+        redis_url: Some(redis.url()),
+        ..Options::default()
+    })
+    .await;
+    let mut conn = app.redis().await;
+    let set = |policy: &'static str| {
+        let mut conn = conn.clone();
+        async move {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("maxmemory-policy")
+                .arg(policy)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+    };
+    set("allkeys-lru").await;
+    let port = free_port();
+    let _worker = app
+        .start_worker(WorkerTweaks {
+            env: vec![("METRICS_ADDR".into(), format!("127.0.0.1:{port}"))],
+            ..WorkerTweaks::default()
+        })
+        .await;
+    let probe = |path: &'static str| {
+        let client = app.client.clone();
+        async move {
+            for _ in 0..100 {
+                if let Ok(r) = client
+                    .get(format!("http://127.0.0.1:{port}{path}"))
+                    .send()
+                    .await
+                {
+                    return (r.status().as_u16(), r.text().await.unwrap());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the worker's probes never answered");
+        }
+    };
+    let (status, body) = probe("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("maxmemory-policy is allkeys-lru"), "{body}");
+    let (_, metrics) = probe("/metrics").await;
+    assert!(metrics.contains("ai_video_redis_evicting 1"), "{metrics}");
+    set("noeviction").await;
+    let (status, body) = probe("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, metrics) = probe("/metrics").await;
+    assert!(metrics.contains("ai_video_redis_evicting 0"), "{metrics}");
+    let _: () = redis::cmd("PING").query_async(&mut conn).await.unwrap();
 }

@@ -118,3 +118,28 @@ async fn a_redis_restart_without_persistence_loses_no_story() {
     assert!(!held, "the restarted Redis lost the preview's job");
     all_finish_once(&app, &alice, &stories).await;
 }
+
+#[tokio::test]
+async fn stuck_jobs_count_in_the_statistics_and_the_success_rate() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let alice = app.tokens.user("alice");
+    let (story, _) = app.story_with_scenes(&alice, 1).await;
+    app.start_planning(&alice, &story).await.assert_status(200);
+    // No worker takes it; it looks untouched for an hour.
+    app.db
+        .execute_unprepared("UPDATE jobs SET updated_at = updated_at - INTERVAL '1 hour'")
+        .await
+        .unwrap();
+    let stats = app
+        .get(&format!("jobs/statistics/?story={story}"), &alice)
+        .await;
+    stats.assert_status(200);
+    assert_eq!(stats.body["stuck"], 1, "{}", stats.text);
+    assert_eq!(stats.body["queued"], 1);
+    assert_eq!(
+        stats.body["success_rate"], 0.0,
+        "a stuck job is not a success: {}",
+        stats.text
+    );
+}

@@ -1,5 +1,6 @@
 //! The worker's own HTTP endpoints on `METRICS_ADDR`: `/metrics` (Prometheus),
-//! `/healthz` (alive) and `/readyz` (database, Redis and storage answer).
+//! `/healthz` (alive) and `/readyz` (database, Redis and storage answer, and Redis
+//! will not evict queued jobs: its `maxmemory-policy` is `noeviction`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +61,14 @@ async fn metrics(State(probe): State<Probe>) -> impl axum::response::IntoRespons
         .queue
         .get_or_try_init(|| QueueClient::connect(&probe.redis_config, &probe.queue_config))
         .await;
+    if let Ok(Ok(n)) = tokio::time::timeout(
+        Duration::from_secs(1),
+        ai_video_shared::store::jobs::stuck(&probe.state.db),
+    )
+    .await
+    {
+        crate::metrics::jobs_stuck(n);
+    }
     if let Ok(client) = queue {
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
@@ -74,6 +83,18 @@ async fn metrics(State(probe): State<Probe>) -> impl axum::response::IntoRespons
         )],
         crate::metrics::render(),
     )
+}
+
+/// Redis's `maxmemory-policy`, where `CONFIG GET` is allowed (some managed Redis
+/// services refuse it; then nothing is known and nothing is reported).
+async fn eviction_policy(conn: &mut redis::aio::MultiplexedConnection) -> Option<String> {
+    let reply: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query_async(conn)
+        .await
+        .ok()?;
+    reply.into_iter().nth(1)
 }
 
 async fn readyz(State(probe): State<Probe>) -> (StatusCode, Json<Value>) {
@@ -101,8 +122,20 @@ async fn readyz(State(probe): State<Probe>) -> (StatusCode, Json<Value>) {
         redis::cmd("PING")
             .query_async::<String>(&mut conn)
             .await
-            .map(|_| ())
-            .map_err(|e| format!("{:?}", e.kind()))
+            .map_err(|e| format!("{:?}", e.kind()))?;
+        // A Redis that may evict keys silently loses queued jobs.
+        match eviction_policy(&mut conn).await {
+            Some(policy) if policy != "noeviction" => {
+                crate::metrics::redis_evicting(true);
+                Err(format!(
+                    "maxmemory-policy is {policy}, which can evict queued jobs; set noeviction"
+                ))
+            }
+            _ => {
+                crate::metrics::redis_evicting(false);
+                Ok(())
+            }
+        }
     });
     let storage = tokio::time::timeout(limit, async {
         probe.state.storage.check().await.map_err(|e| e.to_string())

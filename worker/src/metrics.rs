@@ -31,6 +31,20 @@ pub const PROVIDER_RATE_LIMITED: &str = "ai_video_provider_rate_limited_total";
 pub const PROVIDER_LIMIT_WAIT: &str = "ai_video_provider_rate_limit_wait_seconds";
 pub const CONCURRENCY: &str = "ai_video_worker_concurrency";
 pub const PROVIDER_SPEND: &str = "ai_video_provider_spend_dollars_total";
+pub const REDIS_EVICTING: &str = "ai_video_redis_evicting";
+pub const JOBS_STUCK: &str = "ai_video_jobs_stuck";
+
+/// Unfinished jobs that nothing touched for `STUCK_AFTER`, fleet-wide (from the
+/// database, when scraped).
+pub fn jobs_stuck(n: u64) {
+    gauge!(JOBS_STUCK).set(n as f64);
+}
+
+/// Whether Redis's `maxmemory-policy` can evict queued jobs (1) or not (0), as the
+/// last readiness check found it.
+pub fn redis_evicting(evicting: bool) {
+    gauge!(REDIS_EVICTING).set(if evicting { 1.0 } else { 0.0 });
+}
 
 /// Dollars this process recorded as spent, per provider. Kept here rather than in
 /// the exporter, whose counters count whole units; rendered as a float counter.
@@ -92,6 +106,17 @@ pub fn init(concurrency: usize) {
         "Runs put back by a rate limit, without using an attempt."
     );
     describe_gauge!(JOBS_IN_FLIGHT, Unit::Count, "Jobs running in this process.");
+    describe_gauge!(
+        REDIS_EVICTING,
+        "1 when Redis's maxmemory-policy can evict queued jobs (set noeviction), else 0."
+    );
+    gauge!(REDIS_EVICTING).set(0.0);
+    describe_gauge!(
+        JOBS_STUCK,
+        Unit::Count,
+        "Unfinished jobs untouched for 30 minutes (read from the database when scraped)."
+    );
+    gauge!(JOBS_STUCK).set(0.0);
     describe_histogram!(
         JOB_DURATION,
         Unit::Seconds,

@@ -231,6 +231,24 @@ pub async fn retry(
     Ok(answer)
 }
 
+/// An unfinished job whose row nothing touched for this long is stuck: every step
+/// of a run (and every wait) writes to it well within this, the longest provider
+/// deadline (15 min) included.
+pub const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+fn stuck_after() -> chrono::Duration {
+    chrono::Duration::from_std(STUCK_AFTER).unwrap_or_default()
+}
+
+/// How many unfinished jobs are stuck, across every owner.
+pub async fn stuck(db: &DatabaseConnection) -> StoreResult<u64> {
+    Ok(job::Entity::find()
+        .filter(job::Column::Status.is_in(ACTIVE))
+        .filter(job::Column::UpdatedAt.lt(Utc::now() - stuck_after()))
+        .count(db)
+        .await?)
+}
+
 /// Figures for one slice of jobs.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct JobFigures {
@@ -241,7 +259,10 @@ pub struct JobFigures {
     pub succeeded: u64,
     pub failed: u64,
     pub cancelled: u64,
-    /// succeeded ÷ (succeeded + failed); null before any job finished.
+    /// Unfinished jobs untouched for [`STUCK_AFTER`]: work that should have moved.
+    pub stuck: u64,
+    /// succeeded ÷ (succeeded + failed + stuck); null before any job finished or
+    /// stuck.
     pub success_rate: Option<f64>,
     /// Mean start → finish of succeeded jobs, in seconds.
     pub average_generation_time_seconds: Option<f64>,
@@ -279,6 +300,7 @@ struct StatRow {
     queued_at: chrono::DateTime<Utc>,
     started_at: Option<chrono::DateTime<Utc>>,
     finished_at: Option<chrono::DateTime<Utc>>,
+    updated_at: chrono::DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -302,6 +324,9 @@ impl Acc {
             JobStatus::Failed => f.failed += 1,
             JobStatus::Cancelled => f.cancelled += 1,
         }
+        if row.status.is_active() && Utc::now() - row.updated_at > stuck_after() {
+            f.stuck += 1;
+        }
         if let Some(cost) = row.cost {
             f.total_cost += cost.0;
         }
@@ -317,7 +342,7 @@ impl Acc {
 
     fn finish(self) -> JobFigures {
         let mut f = self.figures;
-        let done = f.succeeded + f.failed;
+        let done = f.succeeded + f.failed + f.stuck;
         f.success_rate = (done > 0).then(|| f.succeeded as f64 / done as f64);
         f.average_generation_time_seconds =
             (self.gen_n > 0).then(|| self.gen_sum / self.gen_n as f64);
@@ -342,6 +367,7 @@ pub async fn statistics(
         job::Column::QueuedAt,
         job::Column::StartedAt,
         job::Column::FinishedAt,
+        job::Column::UpdatedAt,
     ]);
     if !viewer.is_admin {
         query = query.filter(job::Column::OwnerId.eq(viewer.user_id.as_str()));
