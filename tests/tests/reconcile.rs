@@ -143,3 +143,32 @@ async fn stuck_jobs_count_in_the_statistics_and_the_success_rate() {
         stats.text
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_resumes_soon_after_redis_returns() {
+    let mut redis = RedisServer::start().await;
+    let app = TestApp::spawn_with(Options {
+        redis_url: Some(redis.url()),
+        ..Options::default()
+    })
+    .await;
+    let _worker = app.start_worker(WorkerTweaks::default()).await;
+    let alice = app.tokens.user("alice");
+    let (story, _) = app.story_with_scenes(&alice, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    redis.restart().await;
+    let back = chrono::Utc::now();
+    let r = app.start_planning(&alice, &story).await;
+    r.assert_status(200);
+    let job = r.body["job"]["id"].as_str().unwrap().to_string();
+    let done = app.wait_for_job(&alice, &job, "succeeded", LONG).await;
+    let started: chrono::DateTime<chrono::Utc> =
+        done["started_at"].as_str().unwrap().parse().unwrap();
+    let after = (started - back).as_seconds_f64();
+    assert!(
+        after < 2.0,
+        "the job started {after:.2} s after Redis was back"
+    );
+}

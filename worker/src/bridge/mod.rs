@@ -190,6 +190,9 @@ pub async fn start<Args>(
         // The idle blocking wait returns at least once a second, so a stop request
         // is noticed within a second (a push still wakes it at once).
         drain_delay: 1,
+        // After a Redis error (an outage, a restart) the worker tries again within
+        // a second, so an idle worker resumes about a second after Redis returns.
+        run_retry_delay: 1000,
         ..WorkerOptions::default()
     };
     let worker = Arc::new(Worker::with_options(&config.queue.name, processor, opts).await?);
