@@ -379,6 +379,19 @@ async fn run(
             cost,
         );
     };
+    // "Cancelled" because another run of the job finished it: that is a success.
+    let outcome = match outcome {
+        Err(JobError::Cancelled) => match finished_elsewhere(&ctx).await {
+            Some(result) => {
+                tracing::info!("job finished by another run of it; answering its result");
+                ctx.log("finished by another run of this job; answering its recorded result")
+                    .await;
+                return Ok(result);
+            }
+            None => Err(JobError::Cancelled),
+        },
+        other => other,
+    };
     match outcome {
         Ok(value) => {
             ended(Ending::Succeeded);
@@ -390,13 +403,6 @@ async fn run(
             ctx.log(&format!("succeeded in {:.1} s", ctx.elapsed_secs()))
                 .await;
             Ok(value)
-        }
-        Err(JobError::Cancelled) if finished_elsewhere(&ctx).await.is_some() => {
-            let result = finished_elsewhere(&ctx).await.unwrap_or_default();
-            tracing::info!("job finished by another run of it; answering its result");
-            ctx.log("finished by another run of this job; answering its recorded result")
-                .await;
-            Ok(result)
         }
         Err(JobError::Cancelled) => {
             ended(Ending::Cancelled);
