@@ -2,7 +2,8 @@
 //!
 //! Tokens are JWTs signed with HS256 (`JWT_SECRET`) or RS256 (`JWT_PUBLIC_KEY`); no
 //! other algorithm is accepted, so `alg: none` and tokens signed with another key are
-//! refused. `exp` is required. The user is `sub`, or SimpleJWT's `user_id` (number or
+//! refused. `exp` is required and `nbf` honoured; `aud` and `iss` are checked when
+//! `JWT_AUDIENCE` / `JWT_ISSUER` are set. The user is `sub`, or SimpleJWT's `user_id` (number or
 //! string), so tokens minted by the Django backend keep working. Admins carry
 //! `is_staff: true` or `role: "admin"`.
 
@@ -14,7 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::config::JwtConfig;
+use crate::config::{JwtClaims, JwtConfig};
 use crate::error::ApiError;
 
 /// Verifies tokens.
@@ -37,7 +38,10 @@ struct Claims {
 }
 
 impl Authenticator {
-    pub fn new(config: &JwtConfig) -> Result<Self, jsonwebtoken::errors::Error> {
+    pub fn new(
+        config: &JwtConfig,
+        claims: &JwtClaims,
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
         let (key, alg) = match config {
             JwtConfig::Hs256(secret) => (
                 DecodingKey::from_secret(secret.expose().as_bytes()),
@@ -50,7 +54,20 @@ impl Authenticator {
         };
         let mut validation = Validation::new(alg);
         validation.leeway = 5;
-        validation.validate_aud = false;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp"];
+        match &claims.audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        if let Some(iss) = &claims.issuer {
+            validation.set_issuer(&[iss]);
+            required.push("iss");
+        }
+        validation.set_required_spec_claims(&required);
         Ok(Self { key, validation })
     }
 
@@ -62,7 +79,13 @@ impl Authenticator {
                 ErrorKind::ExpiredSignature => "Token is expired",
                 ErrorKind::InvalidSignature => "Token signature is invalid",
                 ErrorKind::InvalidAlgorithm => "Token algorithm is not accepted",
-                ErrorKind::MissingRequiredClaim(_) => "Token has no expiry (exp)",
+                ErrorKind::MissingRequiredClaim(claim) if claim == "exp" => {
+                    "Token has no expiry (exp)"
+                }
+                ErrorKind::MissingRequiredClaim(_) => "Token lacks a required claim (aud or iss)",
+                ErrorKind::ImmatureSignature => "Token is not valid yet (nbf)",
+                ErrorKind::InvalidAudience => "Token is for another audience (aud)",
+                ErrorKind::InvalidIssuer => "Token has another issuer (iss)",
                 _ => "Token is malformed",
             };
             invalid_token(reason)
@@ -153,21 +176,29 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// An HS256 access token for `user`, valid for `ttl_seconds`, as `ai-video-api token`
-/// prints it. Its claims mirror a SimpleJWT access token plus `sub`.
+/// prints it. Its claims mirror a SimpleJWT access token plus `sub`, and carry the
+/// audience and issuer the API is told to check.
 pub fn mint(
     secret: &str,
     user: &str,
     admin: bool,
     ttl_seconds: i64,
+    checked: &JwtClaims,
 ) -> Result<String, jsonwebtoken::errors::Error> {
     let now = chrono::Utc::now().timestamp();
-    let claims = serde_json::json!({
+    let mut claims = serde_json::json!({
         "sub": user,
         "token_type": "access",
         "iat": now,
         "exp": now + ttl_seconds,
         "is_staff": admin,
     });
+    if let Some(aud) = &checked.audience {
+        claims["aud"] = aud.as_str().into();
+    }
+    if let Some(iss) = &checked.issuer {
+        claims["iss"] = iss.as_str().into();
+    }
     encode(
         &Header::new(Algorithm::HS256),
         &claims,

@@ -18,6 +18,19 @@ pub enum JwtConfig {
     Rs256(Secret),
 }
 
+/// Claims a token must carry besides a valid signature and expiry, when set.
+#[derive(Clone, Debug, Default)]
+pub struct JwtClaims {
+    /// `JWT_AUDIENCE`: the `aud` a token must name.
+    pub audience: Option<String>,
+    /// `JWT_ISSUER`: the `iss` a token must carry.
+    pub issuer: Option<String>,
+}
+
+/// The shortest HS256 secret accepted, in bytes (RFC 7518 §3.2: a key of at least
+/// the hash's size).
+pub const MIN_HS256_SECRET: usize = 32;
+
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
     pub bind_addr: SocketAddr,
@@ -26,6 +39,7 @@ pub struct ApiConfig {
     pub queue: QueueConfig,
     pub storage: StorageConfig,
     pub jwt: JwtConfig,
+    pub jwt_claims: JwtClaims,
     /// Largest request body accepted, in bytes (`MAX_BODY_BYTES`, default 1 MiB).
     pub body_limit: usize,
     pub default_image_provider: Provider,
@@ -51,6 +65,10 @@ impl ApiConfig {
             queue: QueueConfig::from_env(env)?,
             storage: StorageConfig::from_env(env)?,
             jwt: jwt_from_env(env)?,
+            jwt_claims: JwtClaims {
+                audience: env.var("JWT_AUDIENCE").filter(|v| !v.trim().is_empty()),
+                issuer: env.var("JWT_ISSUER").filter(|v| !v.trim().is_empty()),
+            },
             body_limit: parse_or(env, "MAX_BODY_BYTES", 1024 * 1024)?,
             default_image_provider: parse_or(env, "DEFAULT_IMAGE_PROVIDER", Provider::Local)?,
             default_video_provider: parse_or(env, "DEFAULT_VIDEO_PROVIDER", Provider::Local)?,
@@ -79,6 +97,13 @@ fn jwt_from_env(env: &dyn Env) -> Result<JwtConfig, ConfigError> {
         (Some(_), Some(_)) => Err(ConfigError::new(
             "JWT_SECRET",
             "set either JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256), not both",
+        )),
+        (Some(secret), None) if secret.len() < MIN_HS256_SECRET => Err(ConfigError::new(
+            "JWT_SECRET",
+            format!(
+                "is {} bytes long; an HS256 secret needs at least {MIN_HS256_SECRET} (generate one with: openssl rand -hex 32)",
+                secret.len()
+            ),
         )),
         (Some(secret), None) => Ok(JwtConfig::Hs256(Secret::new(secret))),
         (None, Some(key)) => {
@@ -121,14 +146,23 @@ mod tests {
         assert!(err.to_string().contains("refuses to start"), "{err}");
     }
 
+    const LONG_SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_short_hs256_secret_stops_start_up() {
+        let err = ApiConfig::from_env(&env(&[("JWT_SECRET", "change-me")])).unwrap_err();
+        assert_eq!(err.var, "JWT_SECRET");
+        assert!(err.to_string().contains("at least 32"), "{err}");
+    }
+
     #[test]
     fn defaults_are_the_embedded_setup() {
-        let cfg = ApiConfig::from_env(&env(&[("JWT_SECRET", "s")])).unwrap();
+        let cfg = ApiConfig::from_env(&env(&[("JWT_SECRET", LONG_SECRET)])).unwrap();
         assert_eq!(cfg.bind_addr.to_string(), "127.0.0.1:8000");
         assert!(cfg.database.is_sqlite() && cfg.auto_migrate);
         assert_eq!(cfg.default_video_provider, Provider::Local);
         assert!(
-            !format!("{cfg:?}").contains("\"s\""),
+            !format!("{cfg:?}").contains(LONG_SECRET),
             "the secret must not print"
         );
     }
@@ -141,7 +175,8 @@ mod tests {
             ("MAX_BODY_BYTES", "-1"),
             ("AUTO_MIGRATE", "maybe"),
         ] {
-            let err = ApiConfig::from_env(&env(&[("JWT_SECRET", "s"), (var, value)])).unwrap_err();
+            let err = ApiConfig::from_env(&env(&[("JWT_SECRET", LONG_SECRET), (var, value)]))
+                .unwrap_err();
             assert_eq!(err.var, var);
         }
     }

@@ -138,7 +138,7 @@ impl Api {
         storage: Storage,
     ) -> anyhow::Result<Self> {
         metrics::init();
-        let auth = Authenticator::new(&config.jwt)
+        let auth = Authenticator::new(&config.jwt, &config.jwt_claims)
             .context("JWT_PUBLIC_KEY is not a valid RSA public key")?;
         let redis_client = redis::Client::open(config.redis.url.expose())
             .context("REDIS_URL is not a valid Redis URL")?;

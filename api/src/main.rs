@@ -85,7 +85,12 @@ fn token(args: Vec<String>) -> anyhow::Result<()> {
     let secret = ProcessEnv
         .var("JWT_SECRET")
         .ok_or_else(|| anyhow::anyhow!("token signs with JWT_SECRET, which is not set"))?;
-    println!("{}", ai_video_api::auth::mint(&secret, &user, admin, ttl)?);
+    let checked = ai_video_api::config::JwtClaims {
+        audience: ProcessEnv.var("JWT_AUDIENCE"),
+        issuer: ProcessEnv.var("JWT_ISSUER"),
+    };
+    let token = ai_video_api::auth::mint(&secret, &user, admin, ttl, &checked)?;
+    println!("{token}");
     Ok(())
 }
 

@@ -67,7 +67,7 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
     let url = fresh_database(bench).await?;
     let services = services(bench, &url, false).await?;
     let ids = seed(&services.db, "bench", 1000).await?;
-    let token = ai_video_api::auth::mint(SECRET, "bench", false, 3600)?;
+    let token = ai_video_api::auth::mint(SECRET, "bench", false, 3600, &Default::default())?;
 
     let hello = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let hello_url = format!("http://{}/hello", hello.local_addr()?);

@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, oneshot};
 use crate::report::{Report, Row, num};
 use crate::{Bench, cpu};
 
-pub const SECRET: &str = "bench-secret-0123456789";
+pub const SECRET: &str = "bench-secret-0123456789abcdef0123456789";
 
 /// A fresh, migrated database on the bench's Postgres; returns its URL.
 pub async fn fresh_database(bench: &Bench) -> anyhow::Result<String> {
@@ -90,6 +90,7 @@ pub async fn services(bench: &Bench, url: &str, with_worker: bool) -> anyhow::Re
         queue: queue.clone(),
         storage,
         jwt: JwtConfig::Hs256(Secret::new(SECRET)),
+        jwt_claims: Default::default(),
         body_limit: 1024 * 1024,
         default_image_provider: Provider::Local,
         default_video_provider: Provider::Local,
@@ -208,7 +209,7 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
     let services = services(bench, &url, true).await?;
     let n = 5000;
     let ids = seed(&services.db, "bench", n).await?;
-    let token = ai_video_api::auth::mint(SECRET, "bench", false, 3600)?;
+    let token = ai_video_api::auth::mint(SECRET, "bench", false, 3600, &Default::default())?;
     let client = reqwest::Client::new();
     let gate = Arc::new(Semaphore::new(64));
     let statements = Statements::reset(&services.db).await;

@@ -11,6 +11,7 @@ mod m20261126_000002_provider_configs;
 mod m20261126_000003_job_progress;
 mod m20261202_000001_job_steps;
 mod m20261202_000002_local_settings;
+mod m20261203_000001_job_runs;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_job_progress::Migration),
             Box::new(m20261202_000001_job_steps::Migration),
             Box::new(m20261202_000002_local_settings::Migration),
+            Box::new(m20261203_000001_job_runs::Migration),
         ]
     }
 }

@@ -248,7 +248,7 @@ scrape_live_metrics() {
   export DATABASE_URL="${ADMIN_DB_URL%/*}/$CREATED_DB" REDIS_URL=$REDIS
   export QUEUE_NAME="chart-check-$$" MINIO_ENDPOINT=$S3 MINIO_BUCKET="chart-check-$$"
   export MINIO_ACCESS_KEY=chart-check MINIO_SECRET_KEY=chart-check
-  export JWT_SECRET="chart-check-$RANDOM$RANDOM" JOB_BACKOFF_MS=200
+  export JWT_SECRET="chart-check-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" JOB_BACKOFF_MS=200
   export BIND_ADDR="127.0.0.1:$api_port" METRICS_ADDR="127.0.0.1:$metrics_port"
   export WORK_DIR="$dir/work" WORKER_SHUTDOWN_GRACE_SECS=10
   # The fake provider servers the tests use (ai-video-tests), for real provider

@@ -65,7 +65,7 @@ CREATED_DB="schemathesis_$$_$RANDOM"
 psql "$ADMIN_DB_URL" -qc "CREATE DATABASE \"$CREATED_DB\"" >/dev/null
 export DATABASE_URL="${ADMIN_DB_URL%/*}/$CREATED_DB" REDIS_URL=$REDIS
 export QUEUE_NAME="schemathesis-$$" STORAGE_DIR="$OUT/media"
-export JWT_SECRET="schemathesis-$RANDOM$RANDOM$RANDOM"
+export JWT_SECRET="schemathesis-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 # With a signing secret the webhook route exists, so it is exercised too.
 export REPLICATE_WEBHOOK_SECRET="whsec_c2NoZW1hdGhlc2lzLXNlY3JldC1rZXk="
 export BIND_ADDR="127.0.0.1:$(free_port)" LOG_FORMAT=json RUST_LOG=warn

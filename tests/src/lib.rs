@@ -6,26 +6,32 @@
 //! The servers come from the environment that `scripts/test.sh` sets up:
 //! `TEST_DATABASE_URL` (a Postgres superuser URL) and `TEST_REDIS_URL`.
 
+mod databases;
 pub mod fakes;
 pub mod http;
 pub mod node;
+pub mod postgres_server;
 pub mod providers;
+pub mod receiver;
 pub mod redis_server;
+mod stories;
 pub mod tokens;
 pub mod worker;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ai_video_api::Api;
-use ai_video_api::config::{ApiConfig, JwtConfig};
+use ai_video_api::config::{ApiConfig, JwtClaims, JwtConfig};
 use ai_video_shared::config::{DatabaseConfig, QueueConfig, RedisConfig, Secret};
 use ai_video_shared::domain::{Provider, RetryPolicy};
 use ai_video_shared::storage::{S3Config, StorageBackend, StorageConfig};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub use databases::{empty_postgres_database, with_db};
 pub use http::Response;
 pub use tokens::Tokens;
 
@@ -54,6 +60,9 @@ pub struct Options {
     pub jwt: Option<JwtConfig>,
     pub media: Media,
     pub job_retry: RetryPolicy,
+    /// A Postgres server (superuser URL) to use instead of `TEST_DATABASE_URL`.
+    pub postgres_url: Option<String>,
+    pub jwt_claims: JwtClaims,
 }
 
 impl Default for Options {
@@ -64,6 +73,8 @@ impl Default for Options {
             jwt: None,
             media: Media::Local,
             job_retry: RetryPolicy::default(),
+            postgres_url: None,
+            jwt_claims: JwtClaims::default(),
         }
     }
 }
@@ -80,7 +91,20 @@ pub struct TestApp {
     pub database_url: String,
     pub storage: StorageConfig,
     stop: Option<oneshot::Sender<()>>,
+    /// Whether a worker ran for this app: then the app checks, when dropped, that
+    /// the test left no unfinished work behind.
+    worked: AtomicBool,
+    unfinished_ok: AtomicBool,
     _dirs: Vec<TempDir>,
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 pub fn env_var(name: &str) -> String {
@@ -114,7 +138,13 @@ impl TestApp {
 
     pub async fn spawn_with(opts: Options) -> Self {
         let (database, sqlite_dir) = match opts.backend {
-            Backend::Postgres => (fresh_postgres_database().await, None),
+            Backend::Postgres => {
+                let admin = opts
+                    .postgres_url
+                    .clone()
+                    .unwrap_or_else(|| env_var("TEST_DATABASE_URL"));
+                (databases::fresh_postgres_database(&admin).await, None)
+            }
             Backend::Sqlite => {
                 let dir = TempDir::new();
                 let url = format!("sqlite://{}/ai-video.db?mode=rwc", dir.path.display());
@@ -164,6 +194,7 @@ impl TestApp {
             jwt: opts
                 .jwt
                 .unwrap_or_else(|| JwtConfig::Hs256(Secret::new(tokens::SECRET))),
+            jwt_claims: opts.jwt_claims.clone(),
             body_limit: 1024 * 1024,
             default_image_provider: Provider::Local,
             default_video_provider: Provider::Local,
@@ -195,8 +226,20 @@ impl TestApp {
             database_url: database,
             storage,
             stop: Some(stop),
+            worked: AtomicBool::new(false),
+            unfinished_ok: AtomicBool::new(false),
             _dirs: dirs,
         }
+    }
+
+    /// Says that this test leaves work unfinished on purpose (it stops mid-run, or
+    /// checks what a stopped queue holds), so the end-of-test check is skipped.
+    pub fn allow_unfinished(&self) {
+        self.unfinished_ok.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn worker_started(&self) {
+        self.worked.store(true, Ordering::Relaxed);
     }
 
     /// `/api/ai-video/<path>`.
@@ -266,86 +309,35 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        let check = self.worked.load(Ordering::Relaxed)
+            && !self.unfinished_ok.load(Ordering::Relaxed)
+            && !std::thread::panicking();
+        let url = self.database_url.clone();
+        let backend = self.backend;
+        // The check and the clean-up need a runtime of their own: drop is not async.
+        let left = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let left = if check {
+                    databases::unfinished_work(&url).await
+                } else {
+                    None
+                };
+                if backend == Backend::Postgres {
+                    databases::drop_postgres_database(&url).await;
+                }
+                left
+            })
+        })
+        .join()
+        .unwrap_or_default();
+        if let Some(left) = left {
+            panic!("the test left unfinished work behind: {left}");
+        }
     }
-}
-
-const TEMPLATE: &str = "ai_video_template";
-
-/// A new Postgres database cloned from a migrated template; returns its URL.
-async fn fresh_postgres_database() -> String {
-    let admin_url = env_var("TEST_DATABASE_URL");
-    let admin = Database::connect(admin_url.as_str())
-        .await
-        .expect("connect to TEST_DATABASE_URL");
-    // One process at a time creates the template and clones it: CREATE DATABASE
-    // refuses a template that another session is using.
-    admin
-        .execute_unprepared("SELECT pg_advisory_lock(727274)")
-        .await
-        .expect("lock");
-    let exists = admin
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            format!("SELECT 1 AS one FROM pg_database WHERE datname = '{TEMPLATE}'"),
-        ))
-        .await
-        .expect("query")
-        .is_some();
-    if !exists {
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {TEMPLATE}"))
-            .await
-            .expect("create template");
-        let template = Database::connect(with_db(&admin_url, TEMPLATE).as_str())
-            .await
-            .expect("connect template");
-        ai_video_shared::db::migrate(&template)
-            .await
-            .expect("migrate template");
-        template.close().await.expect("close template");
-    }
-    let name = format!("t_{}", Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
-        .await
-        .expect("create test database");
-    admin
-        .execute_unprepared("SELECT pg_advisory_unlock(727274)")
-        .await
-        .expect("unlock");
-    admin.close().await.expect("close admin");
-    with_db(&admin_url, &name)
-}
-
-/// The same server URL with another database name.
-pub fn with_db(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let base = match base.rfind('/') {
-        Some(i) if i > "postgres://".len() => &base[..i],
-        _ => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
-}
-
-/// A new, empty Postgres database; returns its URL. For migration tests.
-pub async fn empty_postgres_database() -> String {
-    let admin_url = env_var("TEST_DATABASE_URL");
-    let admin = Database::connect(admin_url.as_str())
-        .await
-        .expect("connect");
-    let name = format!("t_{}", Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create");
-    admin.close().await.expect("close");
-    with_db(&admin_url, &name)
 }
 
 /// A directory removed on drop, even when the test panics.

@@ -1,6 +1,5 @@
 //! A private redis-server that a test can stop and start again on the same port.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -14,11 +13,7 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub async fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("free port")
-            .local_addr()
-            .expect("addr")
-            .port();
+        let port = crate::free_port();
         let mut server = Self {
             port,
             dir: TempDir::new(),

@@ -154,6 +154,7 @@ impl TestApp {
 
     /// Starts a worker in this process.
     pub async fn start_worker(&self, tweaks: WorkerTweaks) -> TestWorker {
+        self.worker_started();
         let work = TempDir::new();
         let config =
             WorkerConfig::from_env(&self.worker_env(&tweaks, &work)).expect("worker config");
@@ -170,6 +171,7 @@ impl TestApp {
 
     /// Starts the worker binary as a child process.
     pub fn spawn_worker_process(&self, tweaks: WorkerTweaks) -> WorkerProcess {
+        self.worker_started();
         let work = TempDir::new();
         let env = self.worker_env(&tweaks, &work);
         let (stdout, stderr) = match &tweaks.log_file {

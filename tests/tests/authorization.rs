@@ -2,7 +2,7 @@
 //! no token, an expired token, a forged token and an unsigned (`alg: none`) one.
 //! Another user's objects are 404, never leaked; admins see and act on everything.
 
-use ai_video_api::config::JwtConfig;
+use ai_video_api::config::{JwtClaims, JwtConfig};
 use ai_video_shared::config::Secret;
 use ai_video_tests::{Options, TestApp, Tokens};
 use reqwest::Method;
@@ -354,4 +354,42 @@ async fn rs256_public_keys_verify_tokens() {
     app.get("stories/", &Tokens::hs256().user("alice"))
         .await
         .assert_problem(401, "token_not_valid");
+}
+
+#[tokio::test]
+async fn audience_issuer_and_not_before_are_checked_when_set() {
+    let app = TestApp::spawn_with(Options {
+        jwt_claims: JwtClaims {
+            audience: Some("ai-video".into()),
+            issuer: Some("https://auth.example.test".into()),
+        },
+        ..Options::default()
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = |extra: serde_json::Value| {
+        let mut c = json!({"sub": "alice", "exp": now + 600, "aud": "ai-video",
+                           "iss": "https://auth.example.test"});
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        app.tokens.sign(c)
+    };
+    app.get("stories/", &claims(json!({})))
+        .await
+        .assert_status(200);
+    for (extra, reason) in [
+        (json!({"aud": "another-service"}), "audience"),
+        (json!({"aud": null}), "required claim"),
+        (json!({"iss": "https://evil.example.test"}), "issuer"),
+        (json!({"nbf": now + 600}), "not valid yet"),
+    ] {
+        let r = app.get("stories/", &claims(extra.clone())).await;
+        r.assert_problem(401, "token_not_valid");
+        assert!(r.text.contains(reason), "{extra}: {}", r.text);
+    }
 }

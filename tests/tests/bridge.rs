@@ -326,6 +326,15 @@ async fn a_graceful_stop_finishes_the_running_job_and_leaves_the_rest_waiting() 
     let running = h.start().await;
     let first = h.push(0, "slow", 5, 3, 10).await;
     h.wait_state(&first, "active", Duration::from_secs(5)).await;
+    // Its handler runs (a delivery still in the bridge's channel goes back to waiting).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while h.log.runs().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the first job never reached its handler"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let rest: Vec<String> =
         futures::future::join_all((1..=3).map(|n| h.push(n, "ok", 5, 3, 10))).await;
     running.stop().await;

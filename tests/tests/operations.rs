@@ -6,18 +6,10 @@ use std::time::Duration;
 
 use ai_video_tests::redis_server::RedisServer;
 use ai_video_tests::worker::WorkerTweaks;
-use ai_video_tests::{Options, TempDir, TestApp};
+use ai_video_tests::{Options, TempDir, TestApp, free_port};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(90);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Metric lines (not comments) of a Prometheus text body.
 fn samples(text: &str) -> Vec<&str> {

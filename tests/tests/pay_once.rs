@@ -132,6 +132,8 @@ async fn a_task_stuck_past_its_deadline_is_cancelled_and_the_attempt_names_it() 
     let fakes = ProviderFakes::start();
     fakes.runway.set_polls(100_000, 0);
     let app = TestApp::spawn().await;
+    // The test ends while the scene job waits for its next attempt.
+    app.allow_unfinished();
     let dir = TempDir::new();
     let _worker = app.spawn_worker_process(fakes.tweaks(&dir.path.join("worker.log")));
     let alice = app.tokens.user("alice");

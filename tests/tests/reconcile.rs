@@ -2,13 +2,11 @@
 //! without persistence) while previews run, the reconciler queues the lost jobs
 //! again and every story finishes, each scene made once.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use ai_video_tests::redis_server::RedisServer;
 use ai_video_tests::worker::WorkerTweaks;
 use ai_video_tests::{Options, TestApp};
-use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(90);
 
@@ -16,58 +14,6 @@ fn reconciling() -> WorkerTweaks {
     WorkerTweaks {
         env: vec![("WORKER_RECONCILE_INTERVAL_SECS".into(), "1".into())],
         ..WorkerTweaks::default()
-    }
-}
-
-/// Three stories of two scenes, each asked for its preview.
-async fn three_previews(app: &TestApp, token: &str) -> Vec<String> {
-    let mut stories = Vec::new();
-    for name in ["North", "South", "East"] {
-        let (id, _) = app
-            .planned_by_worker(token, &[&format!("{name} shore"), &format!("{name} hill")])
-            .await;
-        stories.push(id);
-    }
-    app.set_local_settings(json!({"delay_ms": 700})).await;
-    for id in &stories {
-        app.post(&format!("stories/{id}/generate_preview/"), token, json!({}))
-            .await
-            .assert_status(202);
-    }
-    stories
-}
-
-/// Every story reaches its preview; each scene succeeded once at preview quality,
-/// and no job row is left unfinished.
-async fn all_finish_once(app: &TestApp, token: &str, stories: &[String]) {
-    for id in stories {
-        let done = app
-            .wait_for(token, id, LONG, |s| {
-                !s["preview_url"].is_null() || s["status"] == "failed"
-            })
-            .await;
-        assert_eq!(done["status"], "previewing", "{done}");
-        let jobs = app.jobs_of(token, id).await;
-        let mut per_scene: HashMap<String, usize> = HashMap::new();
-        for j in jobs.iter().filter(|j| j["kind"] == "generate_scene") {
-            if j["status"] == "succeeded" {
-                *per_scene
-                    .entry(j["scene"].as_str().unwrap().to_string())
-                    .or_default() += 1;
-            }
-        }
-        assert_eq!(per_scene.len(), 2, "{per_scene:?}");
-        assert!(per_scene.values().all(|n| *n == 1), "{per_scene:?}");
-        let unfinished: Vec<&Value> = jobs
-            .iter()
-            .filter(|j| {
-                matches!(
-                    j["status"].as_str(),
-                    Some("queued" | "running" | "retrying")
-                )
-            })
-            .collect();
-        assert!(unfinished.is_empty(), "{unfinished:?}");
     }
 }
 
@@ -81,11 +27,13 @@ async fn a_flushall_while_previews_run_loses_no_story() {
     .await;
     let _worker = app.start_worker(reconciling()).await;
     let alice = app.tokens.user("alice");
-    let stories = three_previews(&app, &alice).await;
+    let stories = app
+        .ask_previews(&alice, &["North", "South", "East"], 700)
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut conn = app.redis().await;
     let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
-    all_finish_once(&app, &alice, &stories).await;
+    app.each_scene_once(&alice, &stories).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +46,9 @@ async fn a_redis_restart_without_persistence_loses_no_story() {
     .await;
     let _worker = app.start_worker(reconciling()).await;
     let alice = app.tokens.user("alice");
-    let stories = three_previews(&app, &alice).await;
+    let stories = app
+        .ask_previews(&alice, &["North", "South", "East"], 700)
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.stop();
     redis.restart().await;
@@ -116,7 +66,7 @@ async fn a_redis_restart_without_persistence_loses_no_story() {
         .await
         .unwrap();
     assert!(!held, "the restarted Redis lost the preview's job");
-    all_finish_once(&app, &alice, &stories).await;
+    app.each_scene_once(&alice, &stories).await;
 }
 
 #[tokio::test]

@@ -304,4 +304,16 @@ async fn s3_check_fails_when_the_bucket_is_gone() {
         .expect("delete bucket");
     let err = store.check().await.unwrap_err();
     assert!(matches!(err, StorageError::S3 { .. }), "{err}");
+    // The error names the destination that failed.
+    assert!(err.to_string().contains(&format!("s3://{bucket}")), "{err}");
+    let upload = store
+        .put_bytes("a/b.png", b"x".to_vec(), "image/png")
+        .await
+        .unwrap_err();
+    assert!(
+        upload
+            .to_string()
+            .contains(&format!("s3://{bucket}/a/b.png")),
+        "{upload}"
+    );
 }

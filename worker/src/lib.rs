@@ -13,11 +13,13 @@ mod health;
 pub mod jobs;
 pub mod media;
 pub mod metrics;
+pub mod outbound;
 pub mod providers;
 mod reconcile;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ai_video_shared::envelope::QueuedData;
 use ai_video_shared::outbox::Relay;
@@ -34,8 +36,14 @@ use crate::config::WorkerConfig;
 use crate::jobs::WorkerState;
 use crate::providers::{Inbox, Limiter, Providers};
 
+/// How long handing the running jobs back to the queue may take at the end of the
+/// shutdown grace.
+const HAND_BACK: Duration = Duration::from_secs(2);
+
 /// Runs a worker process until `shutdown` resolves, then stops taking jobs,
-/// finishes the ones it holds within the grace period, and returns.
+/// finishes the ones it holds within the grace period, and returns. Jobs still
+/// running at the grace go back to the queue (their runs stop, their remote tasks
+/// go on, to be adopted by the run that takes the job next).
 pub async fn run(
     config: WorkerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -76,6 +84,8 @@ pub async fn run(
         render: config.render,
         work_root,
         configs: Default::default(),
+        runs: Default::default(),
+        lock_duration: config.bridge.lock_duration,
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -106,7 +116,9 @@ pub async fn run(
     let (backend, bridge) = bridge::start::<QueuedData>(&config.bridge)
         .await
         .context("cannot start the queue worker (REDIS_URL)")?;
-    let backend = backend.with_grace(config.shutdown_grace);
+    // The queue worker waits a little past the grace, so that the jobs handed back
+    // at the grace reach the waiting list before it lets go of Redis.
+    let backend = backend.with_grace(config.shutdown_grace + HAND_BACK);
     let listener = tokio::spawn(cancel::listen(
         config.bridge.redis.clone(),
         config.bridge.queue.clone(),
@@ -117,6 +129,7 @@ pub async fn run(
         concurrency = config.bridge.concurrency,
         "worker taking jobs"
     );
+    let held = state.clone();
     let worker = WorkerBuilder::new(config.bridge.name.clone())
         .backend(backend)
         .data(state)
@@ -126,14 +139,46 @@ pub async fn run(
         .layer(TraceLayer::new().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .concurrency(config.bridge.concurrency)
         .build(jobs::handle);
-    let result = worker
-        .run_until(async move {
-            shutdown.await;
-            tracing::info!("shutdown requested; finishing running jobs");
-            bridge.pause();
-            Ok::<(), WorkerError>(())
-        })
-        .await;
+    let (signalled, signal) = tokio::sync::oneshot::channel::<()>();
+    let stopper = bridge.clone();
+    let run = worker.run_until(async move {
+        shutdown.await;
+        tracing::info!("shutdown requested; finishing running jobs");
+        bridge.pause();
+        let _ = signalled.send(());
+        Ok::<(), WorkerError>(())
+    });
+    let grace_over = async {
+        if signal.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(config.shutdown_grace).await;
+    };
+    // The worker future is kept (not dropped) when the grace runs out: its runs must
+    // still be registered when they give their jobs back.
+    tokio::pin!(run);
+    let finished = tokio::select! {
+        result = &mut run => Some(result),
+        () = grace_over => None,
+    };
+    let result = match finished {
+        Some(result) => result,
+        None => {
+            let left = held.runs.give_up_all(&held.db).await;
+            stopper.abandon();
+            tracing::warn!(
+                jobs = left,
+                "shutdown grace over; running jobs go back to the queue"
+            );
+            let handed_back = async {
+                while stopper.active_count().await > 0 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            };
+            let _ = tokio::time::timeout(HAND_BACK, handed_back).await;
+            Ok(())
+        }
+    };
     let _ = stop_tx.send(true);
     listener.abort();
     let _ = relay.await;

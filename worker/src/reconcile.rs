@@ -5,7 +5,8 @@
 //! whether it still holds each (one pipelined `EXISTS` per round). A job Redis lost
 //! (a restart without persistence, a `FLUSHALL`, an eviction) is queued again through
 //! the outbox with its stable id — a preview or render with its unfinished scene
-//! jobs only — so no story stays stuck. Every worker runs it; two doing the same
+//! jobs only — and one Redis failed for good (it stalled out, or its failure could
+//! not be written) is failed on its row with Redis's reason, so no story stays stuck. Every worker runs it; two doing the same
 //! round write the same outbox rows, which the relay pushes once.
 
 use std::time::Duration;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use ai_video_shared::config::{QueueConfig, RedisConfig};
 use ai_video_shared::outbox::RelayHandle;
 use ai_video_shared::queue::job_key;
-use ai_video_shared::store::reconcile;
+use ai_video_shared::store::{reconcile, worker_writes};
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
@@ -73,19 +74,27 @@ async fn round(
                 .await?,
         ),
     };
+    let failed_key = format!("{}:{}:failed", queue.prefix, queue.name);
     let mut pipe = redis::pipe();
     for job in &jobs {
-        pipe.exists(job_key(queue, &job.queue_id));
+        pipe.exists(job_key(queue, &job.queue_id))
+            .zscore(&failed_key, &job.queue_id)
+            .hget(job_key(queue, &job.queue_id), "failedReason");
     }
-    let held: Vec<bool> = pipe.query_async(c).await?;
-    let lost: Vec<uuid::Uuid> = jobs
-        .iter()
-        .zip(held)
-        .filter(|(_, held)| !held)
-        .map(|(job, _)| job.id)
-        .collect();
-    for id in &lost {
-        tracing::info!(job.id = %id, "job lost from Redis; queued again");
+    let answers: Vec<(bool, Option<f64>, Option<String>)> = pipe.query_async(c).await?;
+    let mut lost = Vec::new();
+    for (job, (held, failed_at, reason)) in jobs.iter().zip(answers) {
+        if !held {
+            tracing::info!(job.id = %job.id, "job lost from Redis; queued again");
+            lost.push(job.id);
+        } else if failed_at.is_some() {
+            // Failed for good in the queue (it stalled out, or its failure could
+            // not be written): the row learns it, and so does the story.
+            let reason = reason.unwrap_or_else(|| "failed in the queue".into());
+            tracing::warn!(job.id = %job.id, %reason, "job failed for good in the queue; failing its row");
+            worker_writes::fail_for_good(db, job, &format!("the queue failed the job: {reason}"))
+                .await?;
+        }
     }
     reconcile::requeue(db, &lost).await?;
     Ok(lost.len())

@@ -50,9 +50,10 @@ impl MediaStore for LocalStore {
     ) -> Result<(), StorageError> {
         let dest = self.path_of(key)?;
         let pending = PendingFile::beside(&dest).await?;
-        tokio::fs::copy(path, pending.path())
-            .await
-            .map_err(|e| StorageError::io(format!("copying {}", path.display()), e))?;
+        tokio::fs::copy(path, pending.path()).await.map_err(|e| {
+            let context = format!("storing {} as {}", path.display(), dest.display());
+            StorageError::io(context, e)
+        })?;
         pending.commit().await
     }
 

@@ -92,10 +92,12 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
-    /// An S3 request failed; `message` carries the service's explanation.
-    #[error("S3 {operation} failed: {message}")]
+    /// An S3 request failed; `target` names the bucket or object it was about, and
+    /// `message` carries the service's explanation.
+    #[error("S3 {operation} of {target} failed: {message}")]
     S3 {
         operation: &'static str,
+        target: String,
         message: String,
     },
 }

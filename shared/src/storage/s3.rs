@@ -66,6 +66,16 @@ impl S3Store {
         Ok(store)
     }
 
+    /// `s3://bucket`, as errors name it.
+    fn bucket_url(&self) -> String {
+        format!("s3://{}", self.bucket)
+    }
+
+    /// `s3://bucket/key`, as errors name it.
+    fn object_url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
     /// The bucket holding the objects.
     pub fn bucket(&self) -> &str {
         &self.bucket
@@ -75,7 +85,7 @@ impl S3Store {
         match self.client.head_bucket().bucket(&self.bucket).send().await {
             Ok(_) => return Ok(()),
             Err(e) if status(&e) == Some(404) => {}
-            Err(e) => return Err(s3_error("HeadBucket", e)),
+            Err(e) => return Err(s3_error("HeadBucket", self.bucket_url(), e)),
         }
         let mut request = self.client.create_bucket().bucket(&self.bucket);
         // us-east-1 is the default location and S3 rejects it as an explicit one.
@@ -103,7 +113,7 @@ impl S3Store {
             {
                 Ok(())
             }
-            Err(e) => Err(s3_error("CreateBucket", e)),
+            Err(e) => Err(s3_error("CreateBucket", self.bucket_url(), e)),
         }
     }
 
@@ -122,7 +132,7 @@ impl S3Store {
             .body(body)
             .send()
             .await
-            .map_err(|e| s3_error("PutObject", e))?;
+            .map_err(|e| s3_error("PutObject", self.object_url(key), e))?;
         Ok(())
     }
 }
@@ -164,7 +174,7 @@ impl MediaStore for S3Store {
             Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
                 return Err(StorageError::NotFound(key.to_string()));
             }
-            Err(e) => return Err(s3_error("GetObject", e)),
+            Err(e) => return Err(s3_error("GetObject", self.object_url(key), e)),
         };
         let pending = PendingFile::beside(dest).await?;
         let context = || format!("downloading {key} to {}", dest.display());
@@ -198,7 +208,7 @@ impl MediaStore for S3Store {
             {
                 Ok(false)
             }
-            Err(e) => Err(s3_error("HeadObject", e)),
+            Err(e) => Err(s3_error("HeadObject", self.object_url(key), e)),
         }
     }
 
@@ -210,6 +220,7 @@ impl MediaStore for S3Store {
         let presigning =
             PresigningConfig::expires_in(PRESIGNED_URL_TTL).map_err(|e| StorageError::S3 {
                 operation: "presign GetObject",
+                target: self.object_url(key),
                 message: e.to_string(),
             })?;
         let request = self
@@ -219,7 +230,7 @@ impl MediaStore for S3Store {
             .key(key)
             .presigned(presigning)
             .await
-            .map_err(|e| s3_error("presign GetObject", e))?;
+            .map_err(|e| s3_error("presign GetObject", self.object_url(key), e))?;
         Ok(request.uri().to_string())
     }
 
@@ -235,7 +246,7 @@ impl MediaStore for S3Store {
             .bucket(&self.bucket)
             .send()
             .await
-            .map_err(|e| s3_error("HeadBucket", e))?;
+            .map_err(|e| s3_error("HeadBucket", self.bucket_url(), e))?;
         Ok(())
     }
 }
@@ -245,12 +256,13 @@ fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
 }
 
-fn s3_error<E>(operation: &'static str, err: E) -> StorageError
+fn s3_error<E>(operation: &'static str, target: String, err: E) -> StorageError
 where
     E: std::error::Error,
 {
     StorageError::S3 {
         operation,
+        target,
         message: DisplayErrorContext(err).to_string(),
     }
 }

@@ -94,6 +94,8 @@ async fn insert_row<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
         progress: Set(None),
+        run_id: Set(None),
+        heartbeat_at: Set(None),
     }
     .insert(db)
     .await

@@ -11,6 +11,7 @@ mod enqueue;
 pub mod jobs;
 pub mod providers;
 pub mod reconcile;
+pub mod runs;
 pub mod scenes;
 pub mod steps;
 pub mod stories;

@@ -1,18 +1,22 @@
 //! What a worker writes while it runs a job: the start of a run, and its outcome,
 //! each in one transaction with the story's transition and the scene's media.
 //!
-//! A run only starts on a job row that is still active, so a cancelled or finished
-//! job never runs again, and a job finished by a worker that died before telling
-//! Redis is not redone. Outcomes are written only while the row is `running`: a
-//! cancel that lands mid-run wins.
+//! A run only starts on a job row that is still active ([`super::runs::begin`]), so a
+//! cancelled or finished job never runs again, and a job finished by a worker that
+//! died before telling Redis is not redone. Outcomes are written only while the row
+//! is `running` under the run that writes them: a cancel that lands mid-run wins, and
+//! a run that lost its job to a re-delivery writes nothing.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::runs::owned_by;
 use super::transitions::{self, StoryChange, TransitionBy, WORKER_ACTOR};
 use super::{StoreError, StoreResult, begin_write};
 use crate::db::Money;
@@ -22,45 +26,6 @@ use crate::domain::{
 };
 
 const ACTIVE: [JobStatus; 3] = [JobStatus::Queued, JobStatus::Running, JobStatus::Retrying];
-
-/// Marks the job running and counts the run (runs that started the work: a worker
-/// that died mid-run counts, a delivery handed back unrun does not). `None` when the
-/// row is no longer active (cancelled, finished, or gone): the run must not happen.
-pub async fn begin(db: &DatabaseConnection, job_id: Uuid) -> StoreResult<Option<job::Model>> {
-    let now = Utc::now();
-    let updated = job::Entity::update_many()
-        .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
-        .col_expr(job::Column::Attempt, Expr::col(job::Column::Attempt).add(1))
-        .col_expr(
-            job::Column::StartedAt,
-            Expr::col(job::Column::StartedAt).if_null(now),
-        )
-        .col_expr(job::Column::UpdatedAt, Expr::value(now))
-        .filter(job::Column::Id.eq(job_id))
-        .filter(job::Column::Status.is_in(ACTIVE))
-        .exec_with_returning(db)
-        .await?;
-    Ok(updated.into_iter().next())
-}
-
-/// Records how far a running job is (0 to 1).
-pub async fn set_progress(db: &DatabaseConnection, job_id: Uuid, progress: f64) -> StoreResult<()> {
-    job::Entity::update_many()
-        .col_expr(job::Column::Progress, Expr::value(progress.clamp(0.0, 1.0)))
-        .filter(job::Column::Id.eq(job_id))
-        .filter(job::Column::Status.eq(JobStatus::Running))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// Whether the job row still says `running` (a cancel turns it `cancelled`).
-pub async fn is_running<C: ConnectionTrait>(db: &C, job_id: Uuid) -> StoreResult<bool> {
-    Ok(job::Entity::find_by_id(job_id)
-        .one(db)
-        .await?
-        .is_some_and(|j| j.status == JobStatus::Running))
-}
 
 /// The seed's worker response: `{success, result: {preview_url, metadata,
 /// generation_time}, error}`.
@@ -85,7 +50,7 @@ pub fn response(
 /// `cost` of `None` keeps what the job's steps added up.
 async fn mark_succeeded<C: ConnectionTrait>(
     db: &C,
-    job_id: Uuid,
+    job: &job::Model,
     result: &Value,
     provider: Option<Provider>,
     cost: Option<Money>,
@@ -103,8 +68,7 @@ async fn mark_succeeded<C: ConnectionTrait>(
         .col_expr(job::Column::Progress, Expr::value(1.0))
         .col_expr(job::Column::FinishedAt, Expr::value(now))
         .col_expr(job::Column::UpdatedAt, Expr::value(now))
-        .filter(job::Column::Id.eq(job_id))
-        .filter(job::Column::Status.eq(JobStatus::Running))
+        .filter(owned_by(job))
         .exec(db)
         .await?;
     Ok(updated.rows_affected == 1)
@@ -137,7 +101,7 @@ pub async fn finish_plan(
     result: Value,
 ) -> StoreResult<Written> {
     let txn = begin_write(db).await?;
-    if !mark_succeeded(&txn, job.id, &result, None, None).await? {
+    if !mark_succeeded(&txn, job, &result, None, None).await? {
         return Ok(Written::Cancelled);
     }
     if !new_scenes.is_empty() {
@@ -183,7 +147,7 @@ pub async fn finish_scene(
     let scene_id = job.scene_id.ok_or(StoreError::NotFound("scene"))?;
     let txn = begin_write(db).await?;
     let cost = Money::new(out.cost);
-    if !mark_succeeded(&txn, job.id, &result, Some(out.provider), None).await? {
+    if !mark_succeeded(&txn, job, &result, Some(out.provider), None).await? {
         return Ok(Written::Cancelled);
     }
     let now = Utc::now();
@@ -226,7 +190,7 @@ pub async fn finish_assembly(
     result: Value,
 ) -> StoreResult<Written> {
     let txn = begin_write(db).await?;
-    if !mark_succeeded(&txn, job.id, &result, None, None).await? {
+    if !mark_succeeded(&txn, job, &result, None, None).await? {
         return Ok(Written::Cancelled);
     }
     let current = load_story(&txn, job.story_id).await?;
@@ -288,6 +252,30 @@ pub async fn record_failure(
     error: &str,
     last: bool,
 ) -> StoreResult<()> {
+    write_failure(db, job, error, last, owned_by(job)).await
+}
+
+/// A job that can no longer finish (its BullMQ job failed for good or vanished
+/// without a trace the reconciler can re-push) fails for good with `error`, whatever
+/// active state its row is in, with the same consequences as a last failed run.
+pub async fn fail_for_good(
+    db: &DatabaseConnection,
+    job: &job::Model,
+    error: &str,
+) -> StoreResult<()> {
+    let active = Condition::all()
+        .add(job::Column::Id.eq(job.id))
+        .add(job::Column::Status.is_in(ACTIVE));
+    write_failure(db, job, error, true, active).await
+}
+
+async fn write_failure(
+    db: &DatabaseConnection,
+    job: &job::Model,
+    error: &str,
+    last: bool,
+    rows: Condition,
+) -> StoreResult<()> {
     let txn = begin_write(db).await?;
     let now = Utc::now();
     let status = if last {
@@ -298,6 +286,11 @@ pub async fn record_failure(
     let mut update = job::Entity::update_many()
         .col_expr(job::Column::Status, Expr::value(status))
         .col_expr(job::Column::LastError, Expr::value(error))
+        .col_expr(job::Column::RunId, Expr::value(Option::<Uuid>::None))
+        .col_expr(
+            job::Column::HeartbeatAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(job::Column::UpdatedAt, Expr::value(now));
     if last {
         update = update
@@ -307,14 +300,25 @@ pub async fn record_failure(
                 Expr::value(response(None, json!({}), 0.0, Some(error))),
             );
     }
-    let updated = update
-        .filter(job::Column::Id.eq(job.id))
-        .filter(job::Column::Status.eq(JobStatus::Running))
-        .exec(&txn)
-        .await?;
+    let updated = update.filter(rows).exec(&txn).await?;
     if updated.rows_affected == 0 {
-        // Cancelled meanwhile: the cancel already said what happens next.
+        // Cancelled or taken over meanwhile: the cancel already said what happens next.
         return Ok(());
+    }
+    if last {
+        // A flow's scene jobs stop with it.
+        job::Entity::update_many()
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Cancelled))
+            .col_expr(
+                job::Column::LastError,
+                Expr::value(format!("stopped: {error}")),
+            )
+            .col_expr(job::Column::FinishedAt, Expr::value(now))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .filter(job::Column::ParentId.eq(job.id))
+            .filter(job::Column::Status.is_in(ACTIVE))
+            .exec(&txn)
+            .await?;
     }
     if let Some(scene_id) = job.scene_id {
         let (scene_status, scene_error) = if last {
@@ -410,9 +414,13 @@ pub async fn requeue(db: &DatabaseConnection, job: &job::Model, reason: &str) ->
             Expr::value(Ord::max(job.attempt - 1, 0)),
         )
         .col_expr(job::Column::LastError, Expr::value(reason))
+        .col_expr(job::Column::RunId, Expr::value(Option::<Uuid>::None))
+        .col_expr(
+            job::Column::HeartbeatAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(job::Column::Id.eq(job.id))
-        .filter(job::Column::Status.eq(JobStatus::Running))
+        .filter(owned_by(job))
         .exec(db)
         .await?;
     Ok(())

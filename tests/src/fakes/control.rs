@@ -51,6 +51,9 @@ pub struct FakeOptions {
     pub step_interval: Duration,
     /// What Runway's output URLs serve instead of the real media, if anything.
     pub output_body: Option<OutputBody>,
+    /// A URL named as every output instead of the fake's own (Runway's task output,
+    /// Replicate's prediction output), as a hostile or broken provider might.
+    pub output_url: Option<String>,
 }
 
 /// A broken output, as a misbehaving provider or CDN would serve it.
@@ -78,6 +81,7 @@ impl Default for FakeOptions {
             wait_time: Duration::from_millis(100),
             step_interval: Duration::from_millis(50),
             output_body: None,
+            output_url: None,
         }
     }
 }

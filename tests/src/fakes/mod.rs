@@ -136,6 +136,11 @@ impl FakeServer {
         self.shared.state().opts.output_body = body;
     }
 
+    /// Name this URL as every output instead of the fake's own (Runway, Replicate).
+    pub fn set_output_url(&self, url: Option<&str>) {
+        self.shared.state().opts.output_url = url.map(str::to_string);
+    }
+
     /// Polls spent `PENDING`/`starting` and `RUNNING`/`processing`.
     pub fn set_polls(&self, pending: u32, running: u32) {
         let mut state = self.shared.state();

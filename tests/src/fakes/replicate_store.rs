@@ -82,6 +82,9 @@ impl Replicate {
                     };
                     (0..count)
                         .map(|i| {
+                            if let Some(url) = &opts.output_url {
+                                return url.clone();
+                            }
                             let token =
                                 self.shared.files.issue(&path, spec.content_type(), expires);
                             let name = format!("out-{i}.{}", spec.extension());

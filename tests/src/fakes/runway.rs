@@ -281,7 +281,11 @@ async fn get_task(
     if let Some(spec) = spec {
         match media::render(spec).await {
             Ok(path) => {
-                body["output"] = json!([signed_url(&runway.shared, &id, &path, spec, &opts)])
+                let url = match &opts.output_url {
+                    Some(url) => url.clone(),
+                    None => signed_url(&runway.shared, &id, &path, spec, &opts),
+                };
+                body["output"] = json!([url])
             }
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e),
         }

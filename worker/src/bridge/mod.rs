@@ -134,6 +134,7 @@ pub(crate) fn now_ms() -> u64 {
 #[derive(Clone)]
 pub struct BridgeHandle {
     worker: Arc<Worker>,
+    abandon: CancellationToken,
 }
 
 impl BridgeHandle {
@@ -148,6 +149,13 @@ impl BridgeHandle {
         self.worker.pause();
     }
 
+    /// Hands every job this process holds back to the queue's waiting list at once
+    /// (without using an attempt), whatever its run is doing: the end of the
+    /// shutdown grace.
+    pub fn abandon(&self) {
+        self.abandon.cancel();
+    }
+
     /// Jobs this process holds right now.
     pub async fn active_count(&self) -> usize {
         self.worker.active_count().await
@@ -160,8 +168,11 @@ pub async fn start<Args>(
 ) -> Result<(BullmqBackend<Args>, BridgeHandle), bullmq::Error> {
     let concurrency = config.concurrency.max(1);
     let (tx, rx) = mpsc::channel::<Delivery>(concurrency);
+    let abandon = CancellationToken::new();
+    let abandoned = abandon.clone();
     let processor = move |job: Job, cancel: CancellationToken| {
         let tx = tx.clone();
+        let abandoned = abandoned.clone();
         async move {
             let (reply_tx, reply_rx) = oneshot::channel();
             let delivery = Delivery {
@@ -174,7 +185,10 @@ pub async fn start<Args>(
             if tx.send(delivery).await.is_err() {
                 return Err(back_to_wait);
             }
-            reply_rx.await.unwrap_or(Err(back_to_wait))
+            tokio::select! {
+                reply = reply_rx => reply.unwrap_or(Err(back_to_wait)),
+                _ = abandoned.cancelled() => Err(back_to_wait),
+            }
         }
     };
     let lock_ms = config.lock_duration.as_millis().max(1) as u64;
@@ -213,6 +227,7 @@ pub async fn start<Args>(
     worker.run().await?;
     let handle = BridgeHandle {
         worker: worker.clone(),
+        abandon,
     };
     Ok((BullmqBackend::new(rx, worker), handle))
 }

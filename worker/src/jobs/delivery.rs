@@ -3,22 +3,29 @@
 //! Whatever it decides is also written to the job's log in Redis, so that a BullMQ
 //! tool shows why a job ran, answered at once, or was refused.
 
+use std::time::Duration;
+
 use ai_video_shared::db::entities::job;
 use ai_video_shared::domain::{JobKind, JobStatus, Priority, RetryPolicy};
 use ai_video_shared::envelope::QueuedData;
+use ai_video_shared::store::StoreError;
 use ai_video_shared::store::deliveries::{self, Adopted, Delivered};
-use ai_video_shared::store::{StoreError, worker_writes};
+use ai_video_shared::store::runs::{self, Begin};
 use bullmq::types::BackoffStrategy;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::{JobError, WorkerState};
 use crate::bridge::Delivery;
 
 /// What a delivery does.
 pub enum Start {
-    /// Runs the work of this row, which is marked running.
+    /// Runs the work of this row, which is marked running under a new run.
     Run(Box<job::Model>),
+    /// Another live run owns the job: the delivery is put back for this long,
+    /// without using an attempt.
+    Wait(String, Duration),
     /// Answers BullMQ with this value at once; nothing runs.
     Answer(Value),
     /// Fails the BullMQ job for good with this reason; nothing runs.
@@ -46,8 +53,15 @@ pub async fn start(
         return Ok(Start::Refuse(reason));
     }
     if row.status.is_active() {
-        if let Some(running) = worker_writes::begin(db, row.id).await? {
-            return Ok(Start::Run(Box::new(running)));
+        match runs::begin(db, row.id, Uuid::new_v4(), state.lock_duration).await? {
+            Begin::Started(running) => return Ok(Start::Run(running)),
+            Begin::Busy => {
+                return Ok(Start::Wait(
+                    "another run of this job is alive; nothing runs beside it".into(),
+                    state.lock_duration / 2,
+                ));
+            }
+            Begin::Inactive => {}
         }
         // It finished or was cancelled since it was read.
         row = job::Entity::find_by_id(row.id)
@@ -117,9 +131,9 @@ async fn adopt(
                     row.id
                 ))
                 .await;
-            match worker_writes::begin(&state.db, row.id).await? {
-                Some(running) => Ok(Start::Run(Box::new(running))),
-                None => Ok(Start::Refuse(
+            match runs::begin(&state.db, row.id, Uuid::new_v4(), state.lock_duration).await? {
+                Begin::Started(running) => Ok(Start::Run(running)),
+                Begin::Busy | Begin::Inactive => Ok(Start::Refuse(
                     "the job was cancelled before it started".into(),
                 )),
             }

@@ -9,11 +9,13 @@
 
 mod assemble;
 mod delivery;
+mod ownership;
 mod plan;
 mod scene;
 mod tasks;
 mod workdir;
 
+pub use ownership::Runs;
 pub use workdir::{WorkDir, WorkRoot};
 
 use std::future::Future;
@@ -22,10 +24,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ai_video_shared::db::entities::{job, provider_config};
-use ai_video_shared::domain::{JobKind, Provider, RenderQuality};
+use ai_video_shared::domain::{JobKind, JobStatus, Provider, RenderQuality};
 use ai_video_shared::envelope::QueuedData;
 use ai_video_shared::storage::Storage;
-use ai_video_shared::store::{StoreError, worker_writes};
+use ai_video_shared::store::{StoreError, runs, worker_writes};
 use apalis_core::error::{AbortError, BoxDynError, RetryAfterError};
 use apalis_core::task::data::Data;
 use futures::FutureExt;
@@ -68,6 +70,11 @@ pub struct WorkerState {
     pub work_root: WorkRoot,
     /// Provider configurations, re-read at most once a second.
     pub configs: ConfigCache,
+    /// The runs this process holds.
+    pub runs: Arc<Runs>,
+    /// The queue's lock duration: a run beats three times per lock, and a run
+    /// silent for a whole lock is taken over by the job's next delivery.
+    pub lock_duration: Duration,
 }
 
 /// Provider configurations as read at most a second ago: every scene job needs two,
@@ -121,10 +128,14 @@ pub enum JobError {
     Later(String, Duration),
 }
 
+/// How long a run that cannot reach the database waits before its job is tried
+/// again (without using an attempt).
+pub const DATABASE_WAIT: Duration = Duration::from_secs(5);
+
 impl From<StoreError> for JobError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Db(e) => JobError::Retryable(format!("database: {e}")),
+            StoreError::Db(e) => e.into(),
             other => JobError::Permanent(other.to_string()),
         }
     }
@@ -155,7 +166,11 @@ impl From<ProviderError> for JobError {
 
 impl From<sea_orm::DbErr> for JobError {
     fn from(err: sea_orm::DbErr) -> Self {
-        JobError::Retryable(format!("database: {err}"))
+        if runs::is_unavailable(&err) {
+            JobError::Later(format!("database unavailable: {err}"), DATABASE_WAIT)
+        } else {
+            JobError::Retryable(format!("database: {err}"))
+        }
     }
 }
 
@@ -168,6 +183,8 @@ pub struct JobCtx {
     pub delivery: Delivery,
     pub row: job::Model,
     pub work: WorkDir,
+    /// This run's hold on the job; its token fires when the run lost the job.
+    held: ownership::Held,
     started: Instant,
     /// The provider the run used, for metrics (set by kinds that call one).
     pub provider: OnceLock<Provider>,
@@ -189,7 +206,8 @@ impl JobCtx {
     /// database by a request served elsewhere.
     pub async fn checkpoint(&self) -> Result<(), JobError> {
         if self.delivery.cancel.is_cancelled()
-            || !worker_writes::is_running(&self.state.db, self.row.id).await?
+            || self.held.lost.is_cancelled()
+            || !runs::still_owned(&self.state.db, &self.row).await?
         {
             return Err(JobError::Cancelled);
         }
@@ -197,7 +215,8 @@ impl JobCtx {
     }
 
     /// Runs one step, abandoning it (and killing any child process) as soon as the
-    /// job is cancelled through the queue.
+    /// job is cancelled through the queue or this run lost the job (a remote task it
+    /// started is then left running, for the run that took over to adopt).
     pub async fn step<T, E: Into<JobError>>(
         &self,
         fut: impl Future<Output = Result<T, E>>,
@@ -205,6 +224,7 @@ impl JobCtx {
         tokio::select! {
             result = fut => result.map_err(Into::into),
             _ = self.delivery.cancel.cancelled() => Err(JobError::Cancelled),
+            _ = self.held.lost.cancelled() => Err(JobError::Cancelled),
         }
     }
 
@@ -214,13 +234,13 @@ impl JobCtx {
     pub fn progress_reporter(&self) -> Progress {
         let (tx, mut rx) = tokio::sync::watch::channel(0.0f32);
         let db = self.state.db.clone();
-        let job = self.row.id;
+        let job = self.row.clone();
         let delivery = self.delivery.clone();
         tokio::spawn(async move {
             let mut reported = None;
             while rx.changed().await.is_ok() {
                 let p = *rx.borrow_and_update();
-                if let Err(e) = worker_writes::set_progress(&db, job, f64::from(p)).await {
+                if let Err(e) = runs::set_progress(&db, &job, f64::from(p)).await {
                     tracing::debug!(error = %e, "could not record progress");
                 }
                 let percent = (p * 100.0).round() as u32;
@@ -263,16 +283,28 @@ impl JobCtx {
     }
 }
 
-/// The recorded result of a job that another run of it (a re-delivery that overlapped
-/// this one) finished: this run then succeeded too, never "cancelled".
-async fn finished_elsewhere(ctx: &JobCtx) -> Option<Value> {
-    let row = job::Entity::find_by_id(ctx.row.id)
-        .one(&ctx.state.db)
-        .await
-        .ok()
-        .flatten()?;
-    (row.status == ai_video_shared::domain::JobStatus::Succeeded)
-        .then(|| row.result.unwrap_or_default())
+/// Why a run stopped as "cancelled" when its job was not cancelled.
+enum Elsewhere {
+    /// Another run of the job (a re-delivery that overlapped this one) finished it:
+    /// this delivery succeeded too, with the recorded result.
+    Finished(Value),
+    /// Another run owns the job now, or this run gave it up at shutdown.
+    Owned,
+}
+
+async fn elsewhere(ctx: &JobCtx) -> Option<Elsewhere> {
+    let lost = ctx.held.lost.is_cancelled();
+    let row = job::Entity::find_by_id(ctx.row.id).one(&ctx.state.db).await;
+    match row {
+        Ok(Some(row)) if row.status == JobStatus::Succeeded => {
+            Some(Elsewhere::Finished(row.result.unwrap_or_default()))
+        }
+        Ok(Some(row)) if row.status.is_active() && (lost || row.run_id != ctx.row.run_id) => {
+            Some(Elsewhere::Owned)
+        }
+        Err(_) if lost => Some(Elsewhere::Owned),
+        _ => None,
+    }
 }
 
 /// The apalis handler: runs one delivered job and tells BullMQ what to do next.
@@ -301,6 +333,11 @@ async fn run(
 ) -> Result<Value, BoxDynError> {
     let row = match delivery::start(&state, &delivery, &data).await {
         Ok(delivery::Start::Run(row)) => *row,
+        Ok(delivery::Start::Wait(reason, wait)) => {
+            tracing::info!(%reason, "job put back");
+            delivery.log(&format!("put back: {reason}")).await;
+            return Err(RetryAfterError::new(reason, wait).into());
+        }
         Ok(delivery::Start::Answer(value)) => {
             tracing::info!("job answered without running");
             return Ok(value);
@@ -314,11 +351,16 @@ async fn run(
             tracing::info!(%reason, "job handed to another");
             return Err(AbortError::new(reason).into());
         }
+        Err(JobError::Later(reason, wait)) => {
+            tracing::warn!(%reason, "job could not start; put back without using an attempt");
+            return Err(RetryAfterError::new(reason, wait).into());
+        }
         Err(err) => {
             tracing::warn!(error = %err, "job could not start");
             return Err(err.to_string().into());
         }
     };
+    let held = state.runs.hold(&state.db, &row, state.lock_duration / 3);
     let span = tracing::Span::current();
     span.record("job.id", tracing::field::display(row.id));
     span.record("kind", tracing::field::display(row.kind));
@@ -331,6 +373,7 @@ async fn run(
         delivery,
         row,
         work,
+        held,
         started: Instant::now(),
         provider: OnceLock::new(),
         cost: OnceLock::new(),
@@ -379,14 +422,21 @@ async fn run(
             cost,
         );
     };
-    // "Cancelled" because another run of the job finished it: that is a success.
+    // "Cancelled" because another run of the job finished it is a success; because
+    // another run owns it now, this delivery is only put back (the queue already
+    // handed the job to that run, so the answer changes nothing).
     let outcome = match outcome {
-        Err(JobError::Cancelled) => match finished_elsewhere(&ctx).await {
-            Some(result) => {
+        Err(JobError::Cancelled) => match elsewhere(&ctx).await {
+            Some(Elsewhere::Finished(result)) => {
                 tracing::info!("job finished by another run of it; answering its result");
                 ctx.log("finished by another run of this job; answering its recorded result")
                     .await;
                 return Ok(result);
+            }
+            Some(Elsewhere::Owned) => {
+                tracing::info!("another run owns the job now; this run stopped");
+                let wait = ctx.state.lock_duration / 2;
+                return Err(RetryAfterError::new("another run of this job owns it", wait).into());
             }
             None => Err(JobError::Cancelled),
         },
@@ -418,9 +468,11 @@ async fn run(
                 wait.as_millis()
             ))
             .await;
-            worker_writes::requeue(&ctx.state.db, &ctx.row, &message)
-                .await
-                .map_err(|e| e.to_string())?;
+            if let Err(e) = worker_writes::requeue(&ctx.state.db, &ctx.row, &message).await {
+                // The row stays with this run; the next delivery takes it over once
+                // this run's heartbeat is stale.
+                tracing::warn!(error = %e, "could not record the put-back");
+            }
             Err(RetryAfterError::new(message, wait).into())
         }
         Err(err) => {
@@ -442,10 +494,19 @@ async fn run(
                 }
             ))
             .await;
-            if let Err(e) =
-                worker_writes::record_failure(&ctx.state.db, &ctx.row, &message, last).await
-            {
-                tracing::error!(error = %e, "could not record the failure");
+            match worker_writes::record_failure(&ctx.state.db, &ctx.row, &message, last).await {
+                Ok(()) => {}
+                // The database is away: the queue must not know more than the row,
+                // so the job is put back and its run happens again.
+                Err(StoreError::Db(e)) if runs::is_unavailable(&e) => {
+                    tracing::warn!(error = %e, "could not record the failure; the job is put back");
+                    return Err(RetryAfterError::new(
+                        format!("database unavailable; {message}"),
+                        DATABASE_WAIT,
+                    )
+                    .into());
+                }
+                Err(e) => tracing::error!(error = %e, "could not record the failure"),
             }
             if last {
                 Err(AbortError::new(message).into())

@@ -23,6 +23,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::ProviderError;
 use super::limits::{Limiter, RateLimits};
+use crate::outbound::{Outbound, Refused};
 
 /// The longest wait a provider's `Retry-After` can impose: a longer one is capped,
 /// so a job is delayed, never parked for days.
@@ -110,6 +111,17 @@ pub async fn send(
 }
 
 fn connection_error(provider: Provider, err: &reqwest::Error) -> ProviderError {
+    // A redirect or an address the outbound guard refused: asking again cannot help.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<Refused>() {
+            return ProviderError::Permanent(format!("{provider}: {refused}"));
+        }
+        source = e.source();
+    }
+    if err.is_redirect() {
+        return ProviderError::Permanent(format!("{provider}: {}", without_url(err)));
+    }
     let what = if err.is_timeout() {
         "timed out"
     } else {
@@ -274,11 +286,14 @@ impl Caps {
 /// Downloads `url` into `dest` at once (provider URLs expire), streaming it to disk:
 /// no output is held in memory, one labelled as something other than `output`'s
 /// kind of media is refused, and one larger than its cap is cut off and refused.
-/// `auth` adds a bearer token where the provider wants it on downloads.
+/// The URL passes the outbound guard first (an internal address, a scheme other
+/// than https, is a permanent refusal). `auth` is the provider's bearer token and
+/// API base: the token goes with the download only to that origin.
 pub async fn download(
     client: &reqwest::Client,
+    outbound: &Outbound,
     url: &str,
-    auth: Option<&str>,
+    auth: Option<(&str, &str)>,
     dest: &Path,
     provider: Provider,
     output: Output,
@@ -286,6 +301,16 @@ pub async fn download(
     if let Some(data) = url.strip_prefix("data:") {
         return write_data_uri(data, dest).await;
     }
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        ProviderError::Permanent(format!("{provider} named an output that is not a URL: {e}"))
+    })?;
+    outbound
+        .check(&parsed)
+        .await
+        .map_err(|refused| ProviderError::Permanent(format!("{provider} output: {refused}")))?;
+    let auth = auth
+        .filter(|(_, base)| Outbound::same_origin(&parsed, base))
+        .map(|(token, _)| token);
     let response = send(
         || {
             let req = client.get(url);

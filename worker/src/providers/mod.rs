@@ -33,6 +33,7 @@ use bullmq::worker::CancellationToken;
 use rust_decimal::Decimal;
 
 use crate::media::Ffmpeg;
+use crate::outbound::Outbound;
 use http::Gate;
 
 /// What every provider call carries besides its request: the fleet-wide limits,
@@ -193,6 +194,8 @@ pub struct ProviderKeys {
     pub request_timeout: Duration,
     /// Size caps of downloaded outputs (`PROVIDER_MAX_IMAGE_MB`, `PROVIDER_MAX_CLIP_MB`).
     pub caps: http::Caps,
+    /// What the worker may fetch: the bases above and `OUTBOUND_ALLOW_HOSTS`.
+    pub outbound: Arc<Outbound>,
 }
 
 impl ProviderKeys {
@@ -204,13 +207,18 @@ impl ProviderKeys {
             }
             Ok(url.trim_end_matches('/').to_string())
         };
+        let stability_base = base("STABILITY_API_BASE", "https://api.stability.ai")?;
+        let runway_base = base("RUNWAY_API_BASE", "https://api.dev.runwayml.com")?;
+        let replicate_base = base("REPLICATE_API_BASE", "https://api.replicate.com")?;
+        let outbound = Outbound::from_env(env, &[&stability_base, &runway_base, &replicate_base])?;
         Ok(Self {
             stability: env.var("STABILITY_AI_KEY").map(Secret::new),
             runway: env.var("RUNWAY_ML_KEY").map(Secret::new),
             replicate: env.var("REPLICATE_API_TOKEN").map(Secret::new),
-            stability_base: base("STABILITY_API_BASE", "https://api.stability.ai")?,
-            runway_base: base("RUNWAY_API_BASE", "https://api.dev.runwayml.com")?,
-            replicate_base: base("REPLICATE_API_BASE", "https://api.replicate.com")?,
+            stability_base,
+            runway_base,
+            replicate_base,
+            outbound: Arc::new(outbound),
             caps: http::Caps {
                 image_bytes: megabytes(env, "PROVIDER_MAX_IMAGE_MB", 50)?,
                 clip_bytes: megabytes(env, "PROVIDER_MAX_CLIP_MB", 500)?,
@@ -263,7 +271,7 @@ impl Providers {
         limiter: Option<Limiter>,
         inbox: Option<Inbox>,
     ) -> Self {
-        let client = http::client(keys.request_timeout);
+        let client = keys.outbound.client(keys.request_timeout);
         Self {
             local: Arc::new(LocalProvider::new(ffmpeg.clone())),
             stability: keys.stability.clone().map(|k| {
@@ -276,7 +284,7 @@ impl Providers {
             }),
             runway: keys.runway.clone().map(|k| {
                 Arc::new(Runway::new(
-                    client.clone(),
+                    (client.clone(), keys.outbound.clone()),
                     &keys.runway_base,
                     k,
                     ffmpeg.clone(),
@@ -286,7 +294,7 @@ impl Providers {
             }),
             replicate: keys.replicate.clone().map(|k| {
                 Arc::new(Replicate::new(
-                    client.clone(),
+                    (client.clone(), keys.outbound.clone()),
                     &keys.replicate_base,
                     k,
                     inbox.clone(),

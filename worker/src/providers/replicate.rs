@@ -26,6 +26,7 @@
 //! prices by model), with `metrics.predict_time` kept as the provider's own unit.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ai_video_shared::config::Secret;
@@ -38,11 +39,13 @@ use super::{
     Call, Generated, ImageProvider, ImageRequest, ProviderError, VideoProvider, VideoRequest,
     full_prompt,
 };
+use crate::outbound::Outbound;
 
 const PROVIDER: Provider = Provider::Replicate;
 
 pub struct Replicate {
     client: reqwest::Client,
+    outbound: Arc<Outbound>,
     base: String,
     token: Secret,
     inbox: Option<Inbox>,
@@ -126,7 +129,7 @@ fn first_output(output: &Value) -> Option<String> {
 
 impl Replicate {
     pub fn new(
-        client: reqwest::Client,
+        (client, outbound): (reqwest::Client, Arc<Outbound>),
         base: &str,
         token: Secret,
         inbox: Option<Inbox>,
@@ -135,6 +138,7 @@ impl Replicate {
     ) -> Self {
         Self {
             client,
+            outbound,
             base: base.to_string(),
             token,
             inbox,
@@ -143,12 +147,16 @@ impl Replicate {
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        if path.starts_with("http") {
-            path.to_string()
-        } else {
-            format!("{}{path}", self.base)
+    /// A path on the API, or a URL the API named, when it is on the API's own
+    /// origin: the token goes nowhere else.
+    fn url(&self, path: &str) -> Option<String> {
+        if !path.starts_with("http") {
+            return Some(format!("{}{path}", self.base));
         }
+        reqwest::Url::parse(path)
+            .ok()
+            .filter(|u| Outbound::same_origin(u, &self.base))
+            .map(|_| path.to_string())
     }
 
     /// Creates a prediction for `role` (`image` or `video`) and follows it to the end.
@@ -163,8 +171,9 @@ impl Replicate {
     ) -> Result<Generated, ProviderError> {
         download(
             &self.client,
+            &self.outbound,
             &done.output,
-            Some(self.token.expose()),
+            Some((self.token.expose(), &self.base)),
             &path,
             PROVIDER,
             output,
@@ -227,7 +236,7 @@ impl Replicate {
                     || {
                         let req = self
                             .client
-                            .post(self.url(&path))
+                            .post(format!("{}{path}", self.base))
                             .bearer_auth(self.token.expose())
                             .json(&body);
                         match wait {
@@ -307,14 +316,10 @@ impl Replicate {
             }
             let get = prediction["urls"]["get"]
                 .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("/v1/predictions/{id}"));
+                .and_then(|get| self.url(get))
+                .unwrap_or_else(|| format!("{}/v1/predictions/{id}", self.base));
             prediction = call_json(
-                || {
-                    self.client
-                        .get(self.url(&get))
-                        .bearer_auth(self.token.expose())
-                },
+                || self.client.get(&get).bearer_auth(self.token.expose()),
                 PROVIDER,
                 reason,
             )
@@ -329,7 +334,7 @@ impl Replicate {
         let fetched = call_json(
             || {
                 self.client
-                    .get(self.url(&format!("/v1/predictions/{id}")))
+                    .get(format!("{}/v1/predictions/{id}", self.base))
                     .bearer_auth(self.token.expose())
             },
             PROVIDER,
@@ -361,11 +366,11 @@ impl Replicate {
     async fn cancel(&self, prediction: &Value, id: &str) {
         let url = prediction["urls"]["cancel"]
             .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("/v1/predictions/{id}/cancel"));
+            .and_then(|cancel| self.url(cancel))
+            .unwrap_or_else(|| format!("{}/v1/predictions/{id}/cancel", self.base));
         match self
             .client
-            .post(self.url(&url))
+            .post(&url)
             .bearer_auth(self.token.expose())
             .send()
             .await

@@ -21,6 +21,7 @@
 //! at 1080p); 1 credit = $0.01.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ai_video_shared::config::Secret;
@@ -35,6 +36,7 @@ use super::{
     credits_to_money, full_prompt,
 };
 use crate::media::{Ffmpeg, Target, join_clips};
+use crate::outbound::Outbound;
 
 const PROVIDER: Provider = Provider::RunwayMl;
 const VERSION: &str = "2024-11-06";
@@ -45,6 +47,7 @@ const TASK_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 pub struct Runway {
     client: reqwest::Client,
+    outbound: Arc<Outbound>,
     base: String,
     key: Secret,
     ffmpeg: Ffmpeg,
@@ -213,7 +216,7 @@ fn prompt_text(text: &str) -> Result<String, ProviderError> {
 
 impl Runway {
     pub fn new(
-        client: reqwest::Client,
+        (client, outbound): (reqwest::Client, Arc<Outbound>),
         base: &str,
         key: Secret,
         ffmpeg: Ffmpeg,
@@ -222,6 +225,7 @@ impl Runway {
     ) -> Self {
         Self {
             client,
+            outbound,
             base: base.to_string(),
             key,
             ffmpeg,
@@ -311,7 +315,22 @@ impl Runway {
                     let url = task["output"][0].as_str().ok_or_else(|| {
                         ProviderError::retryable("runway_ml task succeeded without output")
                     })?;
-                    match download(&self.client, url, None, dest, PROVIDER, output).await {
+                    let fetch = |url: &str| {
+                        let url = url.to_owned();
+                        async move {
+                            download(
+                                &self.client,
+                                &self.outbound,
+                                &url,
+                                None,
+                                dest,
+                                PROVIDER,
+                                output,
+                            )
+                            .await
+                        }
+                    };
+                    match fetch(url).await {
                         Ok(()) => {}
                         Err(ProviderError::Expired(_)) => {
                             // Signed URLs expire; the task hands out fresh ones.
@@ -319,12 +338,10 @@ impl Runway {
                             let url = fresh["output"][0].as_str().ok_or_else(|| {
                                 ProviderError::retryable("runway_ml task lost its output")
                             })?;
-                            download(&self.client, url, None, dest, PROVIDER, output)
-                                .await
-                                .map_err(|e| match e {
-                                    ProviderError::Expired(m) => ProviderError::Retryable(m),
-                                    other => other,
-                                })?;
+                            fetch(url).await.map_err(|e| match e {
+                                ProviderError::Expired(m) => ProviderError::Retryable(m),
+                                other => other,
+                            })?;
                         }
                         Err(other) => return Err(other),
                     }

@@ -41,6 +41,10 @@ pub struct Model {
     /// How far a running job is, 0 to 1, as its provider reports.
     pub progress: Option<f64>,
     pub updated_at: DateTimeUtc,
+    /// The run that owns the job while it is `running`.
+    pub run_id: Option<Uuid>,
+    /// When that run last said it was alive.
+    pub heartbeat_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
