@@ -118,6 +118,17 @@ fn invalid_token(reason: &str) -> ApiError {
     )
 }
 
+/// The viewer a request's bearer token speaks for, when it carries a valid one; for
+/// middleware that keys on the user before the handler authenticates.
+pub fn bearer_viewer(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Viewer> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    state.auth.verify(token.trim()).ok()
+}
+
 /// The authenticated viewer of a request.
 pub struct Auth(pub Viewer);
 

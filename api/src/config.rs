@@ -40,6 +40,13 @@ pub struct ApiConfig {
     pub storage: StorageConfig,
     pub jwt: JwtConfig,
     pub jwt_claims: JwtClaims,
+    /// Default budget and quotas of every user (`BUDGET_MONTHLY_DOLLARS`,
+    /// `QUOTA_STORIES_RENDERING`, `QUOTA_VIDEO_SECONDS_PER_DAY`).
+    pub quotas: ai_video_shared::domain::QuotaLimits,
+    /// Signs media links (`MEDIA_SIGNING_KEY`, `MEDIA_URL_TTL_SECS`).
+    pub media_links: crate::media_links::MediaSigner,
+    /// Request rate limits (`RATE_LIMIT_*`).
+    pub rate_limits: crate::ratelimit::RateLimits,
     /// Largest request body accepted, in bytes (`MAX_BODY_BYTES`, default 1 MiB).
     pub body_limit: usize,
     pub default_image_provider: Provider,
@@ -58,17 +65,22 @@ pub struct ApiConfig {
 impl ApiConfig {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let database = DatabaseConfig::from_env(env)?;
+        let jwt = jwt_from_env(env)?;
+        let media_links = media_links_from_env(env, &jwt)?;
         let auto_migrate = parse_or(env, "AUTO_MIGRATE", database.is_sqlite())?;
         Ok(Self {
             bind_addr: parse_or(env, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             redis: RedisConfig::from_env(env)?,
             queue: QueueConfig::from_env(env)?,
             storage: StorageConfig::from_env(env)?,
-            jwt: jwt_from_env(env)?,
+            jwt,
+            media_links,
             jwt_claims: JwtClaims {
                 audience: env.var("JWT_AUDIENCE").filter(|v| !v.trim().is_empty()),
                 issuer: env.var("JWT_ISSUER").filter(|v| !v.trim().is_empty()),
             },
+            rate_limits: rate_limits_from_env(env)?,
+            quotas: ai_video_shared::domain::QuotaLimits::from_env(env)?,
             body_limit: parse_or(env, "MAX_BODY_BYTES", 1024 * 1024)?,
             default_image_provider: parse_or(env, "DEFAULT_IMAGE_PROVIDER", Provider::Local)?,
             default_video_provider: parse_or(env, "DEFAULT_VIDEO_PROVIDER", Provider::Local)?,
@@ -78,6 +90,50 @@ impl ApiConfig {
             auto_migrate,
         })
     }
+}
+
+fn media_links_from_env(
+    env: &dyn Env,
+    jwt: &JwtConfig,
+) -> Result<crate::media_links::MediaSigner, ConfigError> {
+    use crate::media_links::MediaSigner;
+    let ttl: u64 = parse_or(env, "MEDIA_URL_TTL_SECS", 86_400)?;
+    if !(60..=31_536_000).contains(&ttl) {
+        return Err(ConfigError::new(
+            "MEDIA_URL_TTL_SECS",
+            "must be from 60 (a minute) to 31536000 (a year)",
+        ));
+    }
+    let ttl = std::time::Duration::from_secs(ttl);
+    match (env.var("MEDIA_SIGNING_KEY"), jwt) {
+        (Some(key), _) if key.len() >= MIN_HS256_SECRET => {
+            Ok(MediaSigner::new(key.as_bytes(), ttl))
+        }
+        (Some(_), _) => Err(ConfigError::new(
+            "MEDIA_SIGNING_KEY",
+            format!("needs at least {MIN_HS256_SECRET} bytes (openssl rand -hex 32)"),
+        )),
+        (None, JwtConfig::Hs256(secret)) => {
+            Ok(MediaSigner::derived(secret.expose().as_bytes(), ttl))
+        }
+        (None, JwtConfig::Rs256(_)) => Err(ConfigError::new(
+            "MEDIA_SIGNING_KEY",
+            "not set; with JWT_PUBLIC_KEY (RS256) media links need their own secret of at least 32 bytes",
+        )),
+    }
+}
+
+fn rate_limits_from_env(env: &dyn Env) -> Result<crate::ratelimit::RateLimits, ConfigError> {
+    let defaults = crate::ratelimit::RateLimits::default();
+    Ok(crate::ratelimit::RateLimits {
+        per_user: parse_or(env, "RATE_LIMIT_USER_PER_MINUTE", defaults.per_user)?,
+        per_client: parse_or(env, "RATE_LIMIT_CLIENT_PER_MINUTE", defaults.per_client)?,
+        trust_forwarded_for: parse_or(
+            env,
+            "RATE_LIMIT_TRUST_FORWARDED_FOR",
+            defaults.trust_forwarded_for,
+        )?,
+    })
 }
 
 fn job_retry_from_env(env: &dyn Env) -> Result<RetryPolicy, ConfigError> {

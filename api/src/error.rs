@@ -23,6 +23,10 @@ pub struct ApiError {
     pub errors: BTreeMap<String, Vec<String>>,
     /// Extra members, such as the legal targets of a refused transition.
     pub extra: Option<serde_json::Value>,
+    /// For `budget_exceeded`: the amounts behind the refusal.
+    pub amounts: Option<Box<serde_json::Value>>,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u32>,
 }
 
 /// The body of every error response.
@@ -44,6 +48,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>)]
     pub legal_targets: Option<serde_json::Value>,
+    /// For `budget_exceeded`: `budget`, `spent`, `committed`, `requested` and
+    /// `remaining`, in dollars as decimal strings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub amounts: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -54,6 +63,8 @@ impl ApiError {
             detail: detail.into(),
             errors: BTreeMap::new(),
             extra: None,
+            amounts: None,
+            retry_after: None,
         }
     }
 
@@ -148,6 +159,37 @@ impl From<StoreError> for ApiError {
                 ..ApiError::field(field, crate::validate::sentence(&message))
             },
             StoreError::Invalid { field, message } => ApiError::field(field, message),
+            StoreError::OverBudget {
+                message,
+                budget,
+                spent,
+                committed,
+                asked,
+            } => ApiError {
+                amounts: Some(Box::new(serde_json::json!({
+                    "budget": budget.to_string(),
+                    "spent": spent.to_string(),
+                    "committed": committed.to_string(),
+                    "requested": asked.to_string(),
+                    "remaining": (budget - spent - committed).max(rust_decimal::Decimal::ZERO).to_string(),
+                }))),
+                ..ApiError::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    "budget_exceeded",
+                    crate::validate::sentence(&message),
+                )
+            },
+            StoreError::OverQuota {
+                message,
+                retry_after_secs,
+            } => ApiError {
+                retry_after: Some(retry_after_secs.min(u64::from(u32::MAX)) as u32),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "quota_exceeded",
+                    crate::validate::sentence(&message),
+                )
+            },
             StoreError::Db(db) => {
                 tracing::error!(error = %db, "database error");
                 ApiError::internal()
@@ -186,6 +228,7 @@ impl IntoResponse for ApiError {
             detail: self.detail,
             errors: self.errors,
             legal_targets: self.extra,
+            amounts: self.amounts.map(|a| *a),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (self.status, body).into_response();
@@ -193,6 +236,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

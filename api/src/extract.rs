@@ -81,7 +81,15 @@ async fn read_json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes
 
 /// Parses JSON, naming the field that is missing, unknown or of the wrong type.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    from_value(parse_value(bytes)?)
+    let value = parse_value(bytes)?;
+    // Every body is an object: serde would otherwise read a struct from an array.
+    if !value.is_object() {
+        return Err(ApiError::invalid_input(
+            "non_field_errors",
+            "Invalid data. Expected a JSON object.",
+        ));
+    }
+    from_value(value)
 }
 
 /// The JSON document of a body; anything but JSON is `malformed_json`. A float

@@ -9,8 +9,11 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+mod idempotency;
+pub mod media_links;
 pub mod metrics;
 pub mod pagination;
+pub mod ratelimit;
 pub mod routes;
 mod validate;
 
@@ -43,16 +46,22 @@ pub struct AppState {
     pub relay: RelayHandle,
     pub redis_client: redis::Client,
     pub config: Arc<ApiConfig>,
+    /// Where request rate limits are counted.
+    pub limiter: Arc<ratelimit::Counter>,
 }
 
 impl AppState {
-    /// The URL of a stored media object: `STORAGE_BASE_URL/<key>` when set;
-    /// otherwise `/media/<key>` on this API, which serves the local file or
-    /// redirects to a freshly presigned S3 URL (so URLs in responses never expire).
+    /// The URL of a stored media object: `STORAGE_BASE_URL/<key>` when set (a CDN
+    /// that guards its own links); otherwise a signed, expiring `/media/<key>` link
+    /// on this API, which serves the local file or redirects to a freshly
+    /// presigned S3 URL (see [`media_links`]).
     pub fn media_url(&self, key: &str) -> String {
         match &self.config.storage.base_url {
             Some(base) => format!("{base}/{key}"),
-            None => format!("/media/{key}"),
+            None => self
+                .config
+                .media_links
+                .link(key, chrono::Utc::now().timestamp()),
         }
     }
 
@@ -150,6 +159,7 @@ impl Api {
             relay: relay.handle(),
             redis_client,
             config: Arc::new(config),
+            limiter: Default::default(),
         };
         Ok(Self { state, relay })
     }
@@ -200,7 +210,9 @@ impl Api {
         let relay = tokio::spawn(self.relay.run(stop_rx));
         let result = axum::serve(
             listener,
-            <_ as axum::ServiceExt<axum::extract::Request>>::into_make_service(app),
+            <_ as axum::ServiceExt<axum::extract::Request>>::into_make_service_with_connect_info::<
+                std::net::SocketAddr,
+            >(app),
         )
         .with_graceful_shutdown(shutdown)
         .await;

@@ -91,6 +91,16 @@ pub async fn services(bench: &Bench, url: &str, with_worker: bool) -> anyhow::Re
         storage,
         jwt: JwtConfig::Hs256(Secret::new(SECRET)),
         jwt_claims: Default::default(),
+        media_links: ai_video_api::media_links::MediaSigner::derived(
+            SECRET.as_bytes(),
+            std::time::Duration::from_secs(86_400),
+        ),
+        quotas: ai_video_shared::domain::QuotaLimits::unlimited(),
+        rate_limits: ai_video_api::ratelimit::RateLimits {
+            per_user: 0,
+            per_client: 0,
+            trust_forwarded_for: false,
+        },
         body_limit: 1024 * 1024,
         default_image_provider: Provider::Local,
         default_video_provider: Provider::Local,

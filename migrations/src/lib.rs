@@ -12,6 +12,8 @@ mod m20261126_000003_job_progress;
 mod m20261202_000001_job_steps;
 mod m20261202_000002_local_settings;
 mod m20261203_000001_job_runs;
+mod m20261203_000002_idempotency_keys;
+mod m20261203_000003_user_quotas;
 
 pub struct Migrator;
 
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_job_steps::Migration),
             Box::new(m20261202_000002_local_settings::Migration),
             Box::new(m20261203_000001_job_runs::Migration),
+            Box::new(m20261203_000002_idempotency_keys::Migration),
+            Box::new(m20261203_000003_user_quotas::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
 //! The servers come from the environment that `scripts/test.sh` sets up:
 //! `TEST_DATABASE_URL` (a Postgres superuser URL) and `TEST_REDIS_URL`.
 
+pub mod api_process;
 mod databases;
 pub mod fakes;
 pub mod http;
@@ -63,6 +64,8 @@ pub struct Options {
     /// A Postgres server (superuser URL) to use instead of `TEST_DATABASE_URL`.
     pub postgres_url: Option<String>,
     pub jwt_claims: JwtClaims,
+    /// How long media links live (24 h when `None`).
+    pub media_ttl: Option<Duration>,
 }
 
 impl Default for Options {
@@ -75,6 +78,7 @@ impl Default for Options {
             job_retry: RetryPolicy::default(),
             postgres_url: None,
             jwt_claims: JwtClaims::default(),
+            media_ttl: None,
         }
     }
 }
@@ -195,6 +199,21 @@ impl TestApp {
                 .jwt
                 .unwrap_or_else(|| JwtConfig::Hs256(Secret::new(tokens::SECRET))),
             jwt_claims: opts.jwt_claims.clone(),
+            media_links: tokens::media_signer(
+                opts.media_ttl.unwrap_or(Duration::from_secs(86_400)),
+            ),
+            // The default budget, with room for the many previews some tests run at once.
+            quotas: ai_video_shared::domain::QuotaLimits {
+                max_rendering: 1000,
+                daily_video_seconds: 1_000_000,
+                ..Default::default()
+            },
+            // Off in-process: the rate-limit tests run API processes of their own.
+            rate_limits: ai_video_api::ratelimit::RateLimits {
+                per_user: 0,
+                per_client: 0,
+                trust_forwarded_for: false,
+            },
             body_limit: 1024 * 1024,
             default_image_provider: Provider::Local,
             default_video_provider: Provider::Local,

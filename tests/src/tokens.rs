@@ -6,6 +6,12 @@ use serde_json::{Value, json};
 pub const SECRET: &str = "test-secret-for-hs256-tokens-0123456789";
 
 /// The Replicate webhook signing secret of test apps.
+/// The media-link signer of a test app: derived from [`SECRET`], as the API derives
+/// it from `JWT_SECRET`, so tests can sign links of their own.
+pub fn media_signer(ttl: std::time::Duration) -> ai_video_api::media_links::MediaSigner {
+    ai_video_api::media_links::MediaSigner::derived(SECRET.as_bytes(), ttl)
+}
+
 pub const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Mints tokens signed the way the API under test expects.

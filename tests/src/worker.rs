@@ -104,9 +104,14 @@ impl Drop for WorkerProcess {
 
 /// The built `ai-video-worker` binary, next to the test binaries.
 pub fn worker_binary() -> std::path::PathBuf {
+    binary("ai-video-worker")
+}
+
+/// A built binary of the workspace, next to the test binaries.
+pub fn binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("ai-video-worker");
+    let bin = dir.join(name);
     assert!(
         bin.exists(),
         "{} is missing; scripts/test.sh builds it (cargo build --bins)",

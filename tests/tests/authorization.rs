@@ -86,6 +86,7 @@ fn cases(f: &Fixture) -> Vec<Case> {
         };
     vec![
         c(Method::GET, "stories/".into(), None, 200, false),
+        c(Method::GET, "quotas/me/".into(), None, 200, false),
         c(
             Method::POST,
             "stories/".into(),

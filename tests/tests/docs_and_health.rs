@@ -130,9 +130,8 @@ async fn probes_answer() {
         .json()
         .await
         .unwrap();
-    assert_eq!(r["status"], "ok");
-    assert_eq!(r["checks"]["database"], "ok");
-    assert_eq!(r["checks"]["redis"], "ok");
+    // Ready or not, nothing more: details go to the log.
+    assert_eq!(r, serde_json::json!({"status": "ok"}));
     let r = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert!(
         r.headers().contains_key("x-request-id"),

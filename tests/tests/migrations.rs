@@ -26,20 +26,23 @@ async fn tables(db: &DatabaseConnection) -> Vec<String> {
 }
 
 async fn up_down_up(url: String) {
+    // One connection: every step sees the schema the step before it left.
     let conn = db::connect(&DatabaseConfig {
         url: Secret::new(url),
-        max_connections: 2,
+        max_connections: 1,
     })
     .await
     .unwrap();
     let expected = [
         "ai_provider_configs",
+        "idempotency_keys",
         "job_outbox",
         "job_steps",
         "jobs",
         "scenes",
         "stories",
         "story_state_transitions",
+        "user_quotas",
     ];
     Migrator::up(&conn, None).await.unwrap();
     assert_eq!(tables(&conn).await, expected);

@@ -37,6 +37,9 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
+        if let Err(e) = ai_video_shared::store::idempotency::purge_expired(&db).await {
+            tracing::debug!(error = %e, "could not purge expired idempotency keys");
+        }
         match round(&db, &redis, &queue, &mut conn).await {
             Ok(0) => {}
             Ok(n) => {

@@ -66,6 +66,23 @@ pub struct JobOut {
     pub updated_at: DateTime<Utc>,
 }
 
+impl JobOut {
+    /// The job as answered: the media link in its result (the worker's
+    /// `preview_url`) signed like every other media URL.
+    pub fn new(m: job::Model, state: &AppState) -> Self {
+        let mut out = Self::from(m);
+        if let Some(url) = out
+            .result
+            .as_mut()
+            .and_then(|r| r.pointer_mut("/result/preview_url"))
+            && let Some(key) = url.as_str().and_then(|u| u.strip_prefix("/media/"))
+        {
+            *url = serde_json::Value::String(state.media_url(key));
+        }
+        out
+    }
+}
+
 impl From<job::Model> for JobOut {
     fn from(m: job::Model) -> Self {
         Self {
@@ -123,7 +140,7 @@ pub async fn list_jobs(
         story: q.story,
     };
     let page = jobs::list(&state.db, &viewer, filter, req).await?;
-    Ok(Json(url.paginate(req, page, JobOut::from)?))
+    Ok(Json(url.paginate(req, page, |j| JobOut::new(j, &state))?))
 }
 
 /// One job.
@@ -134,21 +151,32 @@ pub async fn get_job(
     Auth(viewer): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<JobOut>> {
-    Ok(Json(jobs::get(&state.db, &viewer, id).await?.into()))
+    Ok(Json(JobOut::new(
+        jobs::get(&state.db, &viewer, id).await?,
+        &state,
+    )))
 }
 
 /// Run a failed or cancelled job again, as a new job.
 #[utoipa::path(post, path = "/jobs/{id}/retry/", tag = "jobs", params(("id" = Uuid, Path)),
-    responses((status = 202, body = JobOut), problems::Auth, problems::Lookup, problems::State))]
+    responses((status = 202, body = JobOut), problems::Auth, problems::Lookup, problems::State,
+        problems::Spend))]
 pub async fn retry_job(
     State(state): State<AppState>,
     Auth(viewer): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<(StatusCode, Json<JobOut>)> {
-    let job = jobs::retry(&state.db, &viewer, id, state.config.job_retry).await?;
+    let job = jobs::retry(
+        &state.db,
+        &viewer,
+        id,
+        state.config.job_retry,
+        Some(state.config.quotas),
+    )
+    .await?;
     state.relay.wake();
     tracing::info!(job.id = %job.id, retry_of = %id, "job retried");
-    Ok((StatusCode::ACCEPTED, Json(job.into())))
+    Ok((StatusCode::ACCEPTED, Json(JobOut::new(job, &state))))
 }
 
 /// Cancel a queued, running or retrying job (with the rest of its preview or
@@ -164,7 +192,7 @@ pub async fn cancel_job(
     let cancelled = jobs::cancel(&state.db, &viewer, id).await?;
     tracing::info!(job.id = %cancelled.job.id, "job cancelled");
     state.announce_cancelled(cancelled.queue_ids);
-    Ok(Json(cancelled.job.into()))
+    Ok(Json(JobOut::new(cancelled.job, &state)))
 }
 
 /// `?story=` filter.

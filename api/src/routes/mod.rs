@@ -10,6 +10,7 @@ pub mod jobs;
 mod media;
 pub mod problems;
 pub mod providers;
+pub mod quotas;
 pub mod scenes;
 pub mod stories;
 mod webhooks;
@@ -48,13 +49,14 @@ pub const PREFIX: &str = "/api/ai-video";
         responses(problems::BadRequest, problems::Unauthorized, problems::Forbidden,
             problems::NotFound, problems::Conflict, problems::PayloadTooLarge,
             problems::UnsupportedMediaType, problems::UnprocessableEntity,
-            problems::ServiceUnavailable),
+            problems::PaymentRequired, problems::TooManyRequests, problems::ServiceUnavailable),
     ),
     tags(
         (name = "stories", description = "Stories and their state machine"),
         (name = "scenes", description = "Scenes of a story"),
         (name = "jobs", description = "Queued work"),
         (name = "providers", description = "Provider configurations (admins)"),
+        (name = "quotas", description = "Budgets and quotas of users"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -84,6 +86,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(scenes::router())
         .merge(jobs::router())
         .merge(providers::router())
+        .merge(quotas::router())
         .merge(webhooks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(PREFIX, resources)
@@ -102,6 +105,15 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
+    let routes = routes
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::layer,
+        ));
     guarded(routes).with_state(state)
 }
 

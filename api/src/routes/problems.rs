@@ -68,6 +68,20 @@ pub struct UnsupportedMediaType(Problem);
 #[expect(dead_code, reason = "documentation only")]
 pub struct UnprocessableEntity(Problem);
 
+/// The work would pass its owner's monthly budget (`budget_exceeded`); `amounts`
+/// says by how much.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[expect(dead_code, reason = "documentation only")]
+pub struct PaymentRequired(Problem);
+
+/// Over a quota (`quota_exceeded`) or a request rate limit (`throttled`);
+/// `Retry-After` says when to come back.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+#[expect(dead_code, reason = "documentation only")]
+pub struct TooManyRequests(Problem);
+
 /// A dependency is unavailable for now; try again (`unavailable`).
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
@@ -108,4 +122,6 @@ problems! {
     Lookup => [404: NotFound];
     /// The story's state machine and the other rules about the current state.
     State => [409: Conflict];
+    /// Work that spends money: the owner's budget and quotas.
+    Spend => [402: PaymentRequired, 429: TooManyRequests];
 }

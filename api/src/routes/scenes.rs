@@ -323,10 +323,11 @@ pub async fn generate_scene(
     let work = WorkOptions {
         priority,
         retry: state.config.job_retry,
+        quotas: Some(state.config.quotas),
     };
     let job = scenes::generate(&state.db, &viewer, id, quality, work).await?;
     state.relay.wake();
-    Ok((StatusCode::ACCEPTED, Json(JobOut::from(job))))
+    Ok((StatusCode::ACCEPTED, Json(JobOut::new(job, &state))))
 }
 
 /// One scene's new position.

@@ -383,6 +383,7 @@ async fn run_transition(
     let work = WorkOptions {
         priority,
         retry: state.config.job_retry,
+        quotas: Some(state.config.quotas),
     };
     let TransitionOutcome {
         story,
@@ -396,7 +397,7 @@ async fn run_transition(
     tracing::info!(story.id = %story.id, to = %to, "story transition");
     Ok(TransitionOut {
         story: StoryOut::from_model(story, state),
-        job: job.map(JobOut::from),
+        job: job.map(|j| JobOut::new(j, state)),
     })
 }
 
@@ -410,7 +411,7 @@ async fn run_transition(
                 parameters(("id" = "$response.body#/job/id")))),
             ("RetryJob" = (operation_id = "retry_job",
                 parameters(("id" = "$response.body#/job/id")))))),
-        problems::Auth, problems::Lookup, problems::Body, problems::State))]
+        problems::Auth, problems::Lookup, problems::Body, problems::State, problems::Spend))]
 pub async fn transition_story(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -431,7 +432,7 @@ pub async fn transition_story(
 #[utoipa::path(post, path = "/stories/{id}/generate_preview/", tag = "stories",
     params(("id" = Uuid, Path)), request_body(content = Option<WorkIn>),
     responses((status = 202, body = TransitionOut), problems::Auth, problems::Lookup,
-        problems::Body, problems::State))]
+        problems::Body, problems::State, problems::Spend))]
 pub async fn generate_preview(
     State(state): State<AppState>,
     Auth(viewer): Auth,
@@ -455,7 +456,7 @@ pub async fn generate_preview(
 #[utoipa::path(post, path = "/stories/{id}/render_final/", tag = "stories",
     params(("id" = Uuid, Path)), request_body(content = Option<WorkIn>),
     responses((status = 202, body = TransitionOut), problems::Auth, problems::Lookup,
-        problems::Body, problems::State))]
+        problems::Body, problems::State, problems::Spend))]
 pub async fn render_final(
     State(state): State<AppState>,
     Auth(viewer): Auth,

@@ -186,6 +186,14 @@ pub struct JobParameters {
     /// A retried preview or render: the scenes whose clips it kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept_scenes: Vec<uuid::Uuid>,
+    /// A preview or render: what it was expected to cost when it was queued,
+    /// counted against its owner's budget until it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<rust_decimal::Decimal>,
+    /// A preview or render: the seconds of video it asks for, counted against its
+    /// owner's daily quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_seconds: Option<u32>,
 }
 
 impl JobParameters {
@@ -274,7 +282,7 @@ mod tests {
         assert_eq!(
             JobParameters {
                 quality: Some(RenderQuality::Preview),
-                kept_scenes: vec![]
+                ..Default::default()
             }
             .to_json(),
             serde_json::json!({"quality": "preview"})

@@ -5,6 +5,7 @@ mod cost;
 mod job;
 mod planning;
 mod provider;
+mod quota;
 mod scene;
 mod settings;
 mod state_machine;
@@ -14,6 +15,7 @@ pub use cost::{CostEstimate, ProviderRates};
 pub use job::{JobKind, JobParameters, JobStatus, Priority, RenderQuality, RetryPolicy};
 pub use planning::{PlannedScene, SCENE_SECONDS, plan_scenes};
 pub use provider::{Provider, ProviderRole};
+pub use quota::QuotaLimits;
 pub use scene::{CameraMotion, SceneDuration, ScenePrompt, SceneStatus};
 pub use settings::{ProviderSettings, SettingValue, SettingsError};
 pub use state_machine::{

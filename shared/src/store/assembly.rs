@@ -60,10 +60,20 @@ pub(crate) async fn enqueue_assembly<C: ConnectionTrait>(
         Some(old) => Earlier::of(db, old).await?,
         None => Earlier::default(),
     };
+    let (estimate, video_seconds) = match work.quotas {
+        Some(defaults) => {
+            let (asked, seconds) = super::quotas::check_assembly(db, story, kind, defaults).await?;
+            (Some(asked), Some(seconds))
+        }
+        None => (
+            Some(super::quotas::ask(story, kind)),
+            Some(story.duration_seconds.max(0) as u32),
+        ),
+    };
     let priority = work.priority.unwrap_or(kind.default_priority());
     let parameters = JobParameters {
         quality: Some(quality),
-        kept_scenes: Vec::new(),
+        ..Default::default()
     }
     .to_json();
     let mut parent = NewJob::new(story.id, &story.owner_id, kind, priority, work.retry);
@@ -90,6 +100,8 @@ pub(crate) async fn enqueue_assembly<C: ConnectionTrait>(
     parent.parameters = JobParameters {
         quality: Some(quality),
         kept_scenes: kept,
+        estimate,
+        video_seconds,
     }
     .to_json();
     let (parent, _) = enqueue_flow(db, parent, children).await?;

@@ -158,9 +158,12 @@ pub async fn adopt(
             Adopted::Run(row)
         }
         JobKind::GeneratePreview | JobKind::RenderFinal => {
+            // A job from another producer was accepted by that producer; no user
+            // asks here, so budgets and quotas are not checked.
             let work = WorkOptions {
                 priority: Some(delivered.priority),
                 retry: delivered.retry,
+                quotas: None,
             };
             let to = match kind {
                 JobKind::RenderFinal => StoryStatus::Rendering,
@@ -186,5 +189,5 @@ pub async fn retry_failed(db: &DatabaseConnection, row: &job::Model) -> StoreRes
         attempts: row.max_attempts.max(1) as u32,
         backoff_ms: row.backoff_ms.max(0) as u64,
     };
-    jobs::retry(db, &owner, row.id, policy).await
+    jobs::retry(db, &owner, row.id, policy, None).await
 }

@@ -28,6 +28,9 @@ pub struct WorkOptions {
     /// Default: the kind's priority.
     pub priority: Option<Priority>,
     pub retry: RetryPolicy,
+    /// The deployment's default budget and quotas, checked before a preview or
+    /// render is queued; `None` where no user asks (the worker's own re-queues).
+    pub quotas: Option<crate::domain::QuotaLimits>,
 }
 
 impl NewJob {

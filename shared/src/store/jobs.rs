@@ -123,6 +123,7 @@ pub async fn retry(
     viewer: &Viewer,
     id: Uuid,
     retry: RetryPolicy,
+    quotas: Option<crate::domain::QuotaLimits>,
 ) -> StoreResult<job::Model> {
     let txn = begin_write(db).await?;
     let asked = get(&txn, viewer, id).await?;
@@ -210,6 +211,7 @@ pub async fn retry(
             let work = WorkOptions {
                 priority: Some(priority),
                 retry,
+                quotas,
             };
             assembly::enqueue_assembly(&txn, &story, old.kind, work, Some(&old)).await?
         }

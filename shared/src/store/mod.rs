@@ -8,8 +8,10 @@
 mod assembly;
 pub mod deliveries;
 mod enqueue;
+pub mod idempotency;
 pub mod jobs;
 pub mod providers;
+pub mod quotas;
 pub mod reconcile;
 pub mod runs;
 pub mod scenes;
@@ -61,6 +63,21 @@ pub enum StoreError {
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// The work would take its owner past their monthly budget.
+    #[error("{message}")]
+    OverBudget {
+        message: String,
+        budget: rust_decimal::Decimal,
+        spent: rust_decimal::Decimal,
+        committed: rust_decimal::Decimal,
+        asked: rust_decimal::Decimal,
+    },
+    /// The work would take its owner past a quota; it may fit after this long.
+    #[error("{message}")]
+    OverQuota {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Db(#[from] DbErr),
 }

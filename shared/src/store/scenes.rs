@@ -9,7 +9,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -17,7 +17,8 @@ use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write, tra
 use crate::db::entities::{job, scene, story};
 use crate::db::{Money, is_unique_violation};
 use crate::domain::{
-    JobKind, JobStatus, RenderQuality, SceneDuration, ScenePrompt, SceneStatus, StoryStatus,
+    JobKind, JobStatus, RenderQuality, SceneDuration, ScenePrompt, SceneStatus, StoryDuration,
+    StoryStatus,
 };
 use crate::store::{NewJob, WorkOptions, enqueue_job};
 
@@ -59,6 +60,31 @@ pub async fn bulk_create(
             "too_many_scenes",
             "scenes",
             format!("a story holds at most {MAX_SCENES} scenes; this would make {total}"),
+        ));
+    }
+    let existing_seconds: i64 = scene::Entity::find()
+        .select_only()
+        .column(scene::Column::DurationSeconds)
+        .filter(scene::Column::StoryId.eq(story_id))
+        .into_tuple::<i32>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(i64::from)
+        .sum();
+    let seconds = existing_seconds
+        + new
+            .iter()
+            .map(|s| i64::from(s.duration.seconds()))
+            .sum::<i64>();
+    if seconds > i64::from(StoryDuration::MAX) {
+        return Err(StoreError::field_conflict(
+            "too_much_video",
+            "scenes",
+            format!(
+                "a story's scenes add up to at most {} s of video; these would make {seconds} s",
+                StoryDuration::MAX
+            ),
         ));
     }
     let positions = assign_positions(existing, &new)?;

@@ -113,6 +113,12 @@ async fn a_prediction_with_a_webhook_runs_on_its_own_and_posts_signed_events() {
         statuses.push(prediction["status"].as_str().unwrap().to_string());
     }
     assert_eq!(statuses, ["processing", "succeeded"]);
+    // The fake records a delivery once its answer is back, just after the receiver
+    // has the body.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while fake.webhook_deliveries().len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let events: Vec<String> = fake
         .webhook_deliveries()
         .into_iter()

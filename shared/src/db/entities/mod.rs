@@ -1,5 +1,6 @@
 //! One module per table.
 
+pub mod idempotency_key;
 pub mod job;
 pub mod outbox;
 pub mod provider_config;
@@ -7,3 +8,4 @@ pub mod scene;
 pub mod step;
 pub mod story;
 pub mod transition;
+pub mod user_quota;

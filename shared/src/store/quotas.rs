@@ -1,0 +1,265 @@
+//! Budgets and quotas, enforced before a preview or render is queued: the estimate
+//! of the work asked for, plus what the owner already spent this month and what their
+//! unfinished previews and renders are expected to cost, must fit the monthly budget;
+//! their previews and renders running at once, and the video seconds they asked for
+//! today, must fit their quotas. The check runs in the transaction that queues the
+//! work, under a per-user lock on Postgres, so two replicas cannot both pass it.
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect, Set, Statement,
+};
+use serde::Serialize;
+
+use super::transitions::ACTIVE;
+use super::{StoreError, StoreResult};
+use crate::db::Money;
+use crate::db::entities::{job, story, user_quota};
+use crate::domain::{CostEstimate, JobKind, JobParameters, JobStatus, QuotaLimits};
+
+/// One user's limits and how much of them is used.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    pub user: String,
+    pub limits: QuotaLimits,
+    /// Recorded purchases of jobs created this calendar month (UTC).
+    #[schema(value_type = String)]
+    pub spent_this_month: Decimal,
+    /// Estimates of the previews and renders still queued or running.
+    #[schema(value_type = String)]
+    pub committed: Decimal,
+    /// What is left of the monthly budget.
+    #[schema(value_type = String)]
+    pub remaining: Decimal,
+    /// Previews and renders queued or running now.
+    pub rendering: u32,
+    /// Video seconds of the previews and renders asked for today (UTC).
+    pub video_seconds_today: u32,
+}
+
+/// A change to a user's limits: a field left out stays, `null` returns it to the
+/// deployment's default.
+#[derive(Debug, Clone, Default)]
+pub struct QuotaPatch {
+    pub monthly_budget: Option<Option<Decimal>>,
+    pub max_rendering: Option<Option<u32>>,
+    pub daily_video_seconds: Option<Option<u32>>,
+}
+
+fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now)
+}
+
+fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
+        .single()
+        .unwrap_or(now)
+}
+
+/// The user's limits: their overrides over `defaults`.
+pub async fn limits_for<C: ConnectionTrait>(
+    db: &C,
+    user: &str,
+    defaults: QuotaLimits,
+) -> StoreResult<QuotaLimits> {
+    let row = user_quota::Entity::find_by_id(user.to_owned())
+        .one(db)
+        .await?;
+    let mut limits = match row {
+        None => defaults,
+        Some(r) => QuotaLimits {
+            monthly_budget: r.monthly_budget.map_or(defaults.monthly_budget, |m| m.0),
+            max_rendering: r
+                .max_rendering
+                .map_or(defaults.max_rendering, |v| v.max(0) as u32),
+            daily_video_seconds: r
+                .daily_video_seconds
+                .map_or(defaults.daily_video_seconds, |v| v.max(0) as u32),
+        },
+    };
+    // Dollars always show four places, as every amount in the API does.
+    limits.monthly_budget.rescale(CostEstimate::SCALE);
+    Ok(limits)
+}
+
+/// What `user` has used of `limits`.
+pub async fn usage<C: ConnectionTrait>(
+    db: &C,
+    user: &str,
+    limits: QuotaLimits,
+) -> StoreResult<Usage> {
+    let now = Utc::now();
+    let costs: Vec<Option<Money>> = job::Entity::find()
+        .select_only()
+        .column(job::Column::Cost)
+        .filter(job::Column::OwnerId.eq(user))
+        .filter(job::Column::CreatedAt.gte(month_start(now)))
+        .filter(job::Column::Cost.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let spent: Decimal = costs.into_iter().flatten().map(|m| m.0).sum();
+    let assemblies = job::Entity::find()
+        .filter(job::Column::OwnerId.eq(user))
+        .filter(job::Column::ParentId.is_null())
+        .filter(job::Column::Kind.is_in([JobKind::GeneratePreview, JobKind::RenderFinal]))
+        .filter(job::Column::CreatedAt.gte(day_start(now).min(month_start(now))))
+        .all(db)
+        .await?;
+    let mut committed = Decimal::ZERO;
+    let mut rendering = 0;
+    let mut seconds_today = 0;
+    for a in &assemblies {
+        let params = JobParameters::parse(&a.parameters).unwrap_or_default();
+        if ACTIVE.contains(&a.status) {
+            committed += params.estimate.unwrap_or_default();
+            rendering += 1;
+        }
+        if a.created_at >= day_start(now) && a.status != JobStatus::Cancelled {
+            seconds_today += params.video_seconds.unwrap_or(0);
+        }
+    }
+    // Active work older than the window still counts as running and committed.
+    let older_active = job::Entity::find()
+        .filter(job::Column::OwnerId.eq(user))
+        .filter(job::Column::ParentId.is_null())
+        .filter(job::Column::Kind.is_in([JobKind::GeneratePreview, JobKind::RenderFinal]))
+        .filter(job::Column::CreatedAt.lt(day_start(now).min(month_start(now))))
+        .filter(job::Column::Status.is_in(ACTIVE))
+        .all(db)
+        .await?;
+    for a in &older_active {
+        let params = JobParameters::parse(&a.parameters).unwrap_or_default();
+        committed += params.estimate.unwrap_or_default();
+        rendering += 1;
+    }
+    let remaining = (limits.monthly_budget - spent - committed).max(Decimal::ZERO);
+    Ok(Usage {
+        user: user.to_owned(),
+        limits,
+        spent_this_month: spent.round_dp(CostEstimate::SCALE),
+        committed: committed.round_dp(CostEstimate::SCALE),
+        remaining: remaining.round_dp(CostEstimate::SCALE),
+        rendering,
+        video_seconds_today: seconds_today,
+    })
+}
+
+/// What a preview or render of `story` is expected to cost: its keyframes and its
+/// clips at the quality asked for (the estimate stored when the story was planned).
+pub fn ask(story: &story::Model, kind: JobKind) -> Decimal {
+    let estimate = story
+        .cost_estimate
+        .clone()
+        .and_then(|v| serde_json::from_value::<CostEstimate>(v).ok());
+    match (estimate, kind) {
+        (Some(e), JobKind::RenderFinal) => e.images + e.video,
+        (Some(e), _) => e.images + e.preview,
+        (None, _) => Decimal::ZERO,
+    }
+}
+
+/// Refuses a preview or render of `story` that would take its owner past a limit;
+/// answers what it is expected to cost and the seconds of video it asks for.
+pub async fn check_assembly<C: ConnectionTrait>(
+    db: &C,
+    story: &story::Model,
+    kind: JobKind,
+    defaults: QuotaLimits,
+) -> StoreResult<(Decimal, u32)> {
+    let user = story.owner_id.as_str();
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        // One check at a time per user, across every replica; released at commit.
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            [user.into()],
+        ))
+        .await?;
+    }
+    let limits = limits_for(db, user, defaults).await?;
+    let used = usage(db, user, limits).await?;
+    let asked = ask(story, kind).round_dp(CostEstimate::SCALE);
+    let seconds = story.duration_seconds.max(0) as u32;
+    let total = used.spent_this_month + used.committed + asked;
+    if total > limits.monthly_budget {
+        return Err(StoreError::OverBudget {
+            message: format!(
+                "this {kind} is estimated at ${asked}; with ${} spent this month and ${} committed to unfinished work, it would pass the monthly budget of ${}",
+                used.spent_this_month, used.committed, limits.monthly_budget
+            ),
+            budget: limits.monthly_budget,
+            spent: used.spent_this_month,
+            committed: used.committed,
+            asked,
+        });
+    }
+    if used.rendering >= limits.max_rendering {
+        return Err(StoreError::OverQuota {
+            message: format!(
+                "{} previews or renders are already queued or running; at most {} at once",
+                used.rendering, limits.max_rendering
+            ),
+            retry_after_secs: 60,
+        });
+    }
+    if used.video_seconds_today + seconds > limits.daily_video_seconds {
+        let now = Utc::now();
+        let tomorrow = day_start(now) + chrono::Duration::days(1);
+        return Err(StoreError::OverQuota {
+            message: format!(
+                "{seconds} s of video would make {} s today; at most {} s a day",
+                used.video_seconds_today + seconds,
+                limits.daily_video_seconds
+            ),
+            retry_after_secs: (tomorrow - now).num_seconds().max(1) as u64,
+        });
+    }
+    Ok((asked, seconds))
+}
+
+/// Applies an admin's change to `user`'s limits.
+pub async fn patch(db: &DatabaseConnection, user: &str, change: QuotaPatch) -> StoreResult<()> {
+    let current = user_quota::Entity::find_by_id(user.to_owned())
+        .one(db)
+        .await?;
+    let keep = current.as_ref();
+    let budget = match change.monthly_budget {
+        Some(v) => v.map(|d| Money::new(d.round_dp(CostEstimate::SCALE))),
+        None => keep.and_then(|r| r.monthly_budget),
+    };
+    let rendering = match change.max_rendering {
+        Some(v) => v.map(|n| n as i32),
+        None => keep.and_then(|r| r.max_rendering),
+    };
+    let seconds = match change.daily_video_seconds {
+        Some(v) => v.map(|n| n as i32),
+        None => keep.and_then(|r| r.daily_video_seconds),
+    };
+    let row = user_quota::ActiveModel {
+        user_id: Set(user.to_owned()),
+        monthly_budget: Set(budget),
+        max_rendering: Set(rendering),
+        daily_video_seconds: Set(seconds),
+        updated_at: Set(Utc::now()),
+    };
+    user_quota::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(user_quota::Column::UserId)
+                .update_columns([
+                    user_quota::Column::MonthlyBudget,
+                    user_quota::Column::MaxRendering,
+                    user_quota::Column::DailyVideoSeconds,
+                    user_quota::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
