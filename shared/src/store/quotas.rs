@@ -9,8 +9,8 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, Set, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    QueryFilter, QuerySelect, Set, Statement,
 };
 use serde::Serialize;
 
@@ -104,11 +104,17 @@ pub async fn usage<C: ConnectionTrait>(
         .all(db)
         .await?;
     let spent: Decimal = costs.into_iter().flatten().map(|m| m.0).sum();
+    // Previews and renders asked for today, and unfinished ones of any day.
+    let today = day_start(now);
     let assemblies = job::Entity::find()
         .filter(job::Column::OwnerId.eq(user))
         .filter(job::Column::ParentId.is_null())
         .filter(job::Column::Kind.is_in([JobKind::GeneratePreview, JobKind::RenderFinal]))
-        .filter(job::Column::CreatedAt.gte(day_start(now).min(month_start(now))))
+        .filter(
+            Condition::any()
+                .add(job::Column::CreatedAt.gte(today))
+                .add(job::Column::Status.is_in(ACTIVE)),
+        )
         .all(db)
         .await?;
     let mut committed = Decimal::ZERO;
@@ -120,23 +126,9 @@ pub async fn usage<C: ConnectionTrait>(
             committed += params.estimate.unwrap_or_default();
             rendering += 1;
         }
-        if a.created_at >= day_start(now) && a.status != JobStatus::Cancelled {
+        if a.created_at >= today && a.status != JobStatus::Cancelled {
             seconds_today += params.video_seconds.unwrap_or(0);
         }
-    }
-    // Active work older than the window still counts as running and committed.
-    let older_active = job::Entity::find()
-        .filter(job::Column::OwnerId.eq(user))
-        .filter(job::Column::ParentId.is_null())
-        .filter(job::Column::Kind.is_in([JobKind::GeneratePreview, JobKind::RenderFinal]))
-        .filter(job::Column::CreatedAt.lt(day_start(now).min(month_start(now))))
-        .filter(job::Column::Status.is_in(ACTIVE))
-        .all(db)
-        .await?;
-    for a in &older_active {
-        let params = JobParameters::parse(&a.parameters).unwrap_or_default();
-        committed += params.estimate.unwrap_or_default();
-        rendering += 1;
     }
     let remaining = (limits.monthly_budget - spent - committed).max(Decimal::ZERO);
     Ok(Usage {
