@@ -17,6 +17,7 @@ mod queue;
 mod render;
 mod report;
 mod slow;
+mod stats;
 
 use std::time::Duration;
 
@@ -114,6 +115,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if all || what == "api" {
         api::run(&bench, &mut report).await?;
+    }
+    if all || what == "stats" {
+        stats::run(&bench, &mut report).await?;
     }
     println!("\n{}", report.markdown());
     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -14,6 +14,7 @@ mod m20261202_000002_local_settings;
 mod m20261203_000001_job_runs;
 mod m20261203_000002_idempotency_keys;
 mod m20261203_000003_user_quotas;
+mod m20261203_000004_job_statistics;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_job_runs::Migration),
             Box::new(m20261203_000002_idempotency_keys::Migration),
             Box::new(m20261203_000003_user_quotas::Migration),
+            Box::new(m20261203_000004_job_statistics::Migration),
         ]
     }
 }

@@ -37,6 +37,8 @@ async fn up_down_up(url: String) {
         "ai_provider_configs",
         "idempotency_keys",
         "job_outbox",
+        "job_stat_marks",
+        "job_stat_rollups",
         "job_steps",
         "jobs",
         "scenes",

@@ -7,7 +7,8 @@
 //! the outbox with its stable id — a preview or render with its unfinished scene
 //! jobs only — and one Redis failed for good (it stalled out, or its failure could
 //! not be written) is failed on its row with Redis's reason, so no story stays stuck. Every worker runs it; two doing the same
-//! round write the same outbox rows, which the relay pushes once.
+//! round write the same outbox rows, which the relay pushes once. Each round also
+//! purges expired idempotency keys and settles finished jobs into the statistics.
 
 use std::time::Duration;
 
@@ -39,6 +40,9 @@ pub async fn run(
         }
         if let Err(e) = ai_video_shared::store::idempotency::purge_expired(&db).await {
             tracing::debug!(error = %e, "could not purge expired idempotency keys");
+        }
+        if let Err(e) = ai_video_shared::store::rollup::settle(&db).await {
+            tracing::debug!(error = %e, "could not settle finished jobs into the statistics");
         }
         match round(&db, &redis, &queue, &mut conn).await {
             Ok(0) => {}

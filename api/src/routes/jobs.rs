@@ -2,7 +2,8 @@
 
 use ai_video_shared::db::entities::job;
 use ai_video_shared::domain::{JobKind, JobStatus, Provider};
-use ai_video_shared::store::jobs::{self, JobFilter, JobStatistics};
+use ai_video_shared::store::jobs::{self, JobFilter};
+use ai_video_shared::store::statistics::{self, JobStatistics};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -211,5 +212,7 @@ pub async fn job_statistics(
     Auth(viewer): Auth,
     ApiQuery(q): ApiQuery<StatisticsQuery>,
 ) -> ApiResult<Json<JobStatistics>> {
-    Ok(Json(jobs::statistics(&state.db, &viewer, q.story).await?))
+    Ok(Json(
+        statistics::statistics(&state.db, &viewer, q.story).await?,
+    ))
 }

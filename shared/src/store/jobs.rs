@@ -1,22 +1,17 @@
 //! Jobs: listing, cancel, retry and statistics.
 
-use std::collections::BTreeMap;
-
 use chrono::Utc;
-use rust_decimal::Decimal;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::assembly;
 use super::transitions::{self, ACTIVE, TransitionBy, cancel_where};
 use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write};
-use crate::db::Money;
 use crate::db::entities::{job, story};
-use crate::domain::{Actor, JobKind, JobStatus, Priority, Provider, RetryPolicy, StoryStatus};
+use crate::domain::{Actor, JobKind, JobStatus, Priority, RetryPolicy, StoryStatus};
 use crate::store::{NewJob, WorkOptions, enqueue_job};
 
 /// List filters.
@@ -238,7 +233,7 @@ pub async fn retry(
 /// deadline (15 min) included.
 pub const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
-fn stuck_after() -> chrono::Duration {
+pub(super) fn stuck_after() -> chrono::Duration {
     chrono::Duration::from_std(STUCK_AFTER).unwrap_or_default()
 }
 
@@ -249,164 +244,6 @@ pub async fn stuck(db: &DatabaseConnection) -> StoreResult<u64> {
         .filter(job::Column::UpdatedAt.lt(Utc::now() - stuck_after()))
         .count(db)
         .await?)
-}
-
-/// Figures for one slice of jobs.
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
-pub struct JobFigures {
-    pub total: u64,
-    pub queued: u64,
-    pub running: u64,
-    pub retrying: u64,
-    pub succeeded: u64,
-    pub failed: u64,
-    pub cancelled: u64,
-    /// Unfinished jobs untouched for [`STUCK_AFTER`]: work that should have moved.
-    pub stuck: u64,
-    /// succeeded ÷ (succeeded + failed + stuck); null before any job finished or
-    /// stuck.
-    pub success_rate: Option<f64>,
-    /// Mean start → finish of succeeded jobs, in seconds.
-    pub average_generation_time_seconds: Option<f64>,
-    /// Mean enqueue → start of started jobs, in seconds.
-    pub average_queue_wait_seconds: Option<f64>,
-    #[schema(value_type = String, example = "0.1200")]
-    pub total_cost: Decimal,
-}
-
-/// Figures for one provider and kind.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ProviderFigures {
-    /// `null` for jobs that did not call a provider.
-    pub provider: Option<Provider>,
-    pub kind: JobKind,
-    #[serde(flatten)]
-    pub figures: JobFigures,
-}
-
-/// The seed's key figures: success rate, generation time, API cost and queue wait.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct JobStatistics {
-    #[serde(flatten)]
-    pub overall: JobFigures,
-    pub by_kind: BTreeMap<String, JobFigures>,
-    pub by_provider: Vec<ProviderFigures>,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct StatRow {
-    kind: JobKind,
-    status: JobStatus,
-    provider: Option<Provider>,
-    cost: Option<Money>,
-    queued_at: chrono::DateTime<Utc>,
-    started_at: Option<chrono::DateTime<Utc>>,
-    finished_at: Option<chrono::DateTime<Utc>>,
-    updated_at: chrono::DateTime<Utc>,
-}
-
-#[derive(Default)]
-struct Acc {
-    figures: JobFigures,
-    gen_sum: f64,
-    gen_n: u64,
-    wait_sum: f64,
-    wait_n: u64,
-}
-
-impl Acc {
-    fn add(&mut self, row: &StatRow) {
-        let f = &mut self.figures;
-        f.total += 1;
-        match row.status {
-            JobStatus::Queued => f.queued += 1,
-            JobStatus::Running => f.running += 1,
-            JobStatus::Retrying => f.retrying += 1,
-            JobStatus::Succeeded => f.succeeded += 1,
-            JobStatus::Failed => f.failed += 1,
-            JobStatus::Cancelled => f.cancelled += 1,
-        }
-        if row.status.is_active() && Utc::now() - row.updated_at > stuck_after() {
-            f.stuck += 1;
-        }
-        if let Some(cost) = row.cost {
-            f.total_cost += cost.0;
-        }
-        if let Some(started) = row.started_at {
-            self.wait_sum += (started - row.queued_at).as_seconds_f64().max(0.0);
-            self.wait_n += 1;
-            if let (JobStatus::Succeeded, Some(finished)) = (row.status, row.finished_at) {
-                self.gen_sum += (finished - started).as_seconds_f64().max(0.0);
-                self.gen_n += 1;
-            }
-        }
-    }
-
-    fn finish(self) -> JobFigures {
-        let mut f = self.figures;
-        let done = f.succeeded + f.failed + f.stuck;
-        f.success_rate = (done > 0).then(|| f.succeeded as f64 / done as f64);
-        f.average_generation_time_seconds =
-            (self.gen_n > 0).then(|| self.gen_sum / self.gen_n as f64);
-        f.average_queue_wait_seconds =
-            (self.wait_n > 0).then(|| self.wait_sum / self.wait_n as f64);
-        f.total_cost = Money::new(f.total_cost).0;
-        f
-    }
-}
-
-/// Statistics over the jobs the viewer may see, optionally of one story.
-pub async fn statistics(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    story_id: Option<Uuid>,
-) -> StoreResult<JobStatistics> {
-    let mut query = job::Entity::find().select_only().columns([
-        job::Column::Kind,
-        job::Column::Status,
-        job::Column::Provider,
-        job::Column::Cost,
-        job::Column::QueuedAt,
-        job::Column::StartedAt,
-        job::Column::FinishedAt,
-        job::Column::UpdatedAt,
-    ]);
-    if !viewer.is_admin {
-        query = query.filter(job::Column::OwnerId.eq(viewer.user_id.as_str()));
-    }
-    if let Some(story) = story_id {
-        query = query.filter(job::Column::StoryId.eq(story));
-    }
-    let rows = query.into_model::<StatRow>().all(db).await?;
-    let mut overall = Acc::default();
-    let mut by_kind: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut by_provider: BTreeMap<(String, String), (Option<Provider>, JobKind, Acc)> =
-        BTreeMap::new();
-    for row in &rows {
-        overall.add(row);
-        by_kind.entry(row.kind.to_string()).or_default().add(row);
-        let key = (
-            row.provider.map(|p| p.to_string()).unwrap_or_default(),
-            row.kind.to_string(),
-        );
-        by_provider
-            .entry(key)
-            .or_insert_with(|| (row.provider, row.kind, Acc::default()))
-            .2
-            .add(row);
-    }
-    Ok(JobStatistics {
-        overall: overall.finish(),
-        by_kind: by_kind.into_iter().map(|(k, a)| (k, a.finish())).collect(),
-        by_provider: by_provider
-            .into_values()
-            .map(|(provider, kind, acc)| ProviderFigures {
-                provider,
-                kind,
-                figures: acc.finish(),
-            })
-            .collect(),
-    })
 }
 
 /// The story a job belongs to (used by handlers that answer with both).
