@@ -7,6 +7,7 @@
 //! string), so tokens minted by the Django backend keep working. Admins carry
 //! `is_staff: true` or `role: "admin"`.
 
+use ai_video_shared::domain::ErrorCode;
 use ai_video_shared::store::Viewer;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -113,7 +114,7 @@ impl Authenticator {
 fn invalid_token(reason: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "token_not_valid",
+        ErrorCode::TokenNotValid,
         format!("Given token not valid for any token type: {reason}."),
     )
 }
@@ -143,7 +144,7 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "not_authenticated",
+                    ErrorCode::NotAuthenticated,
                     "Authentication credentials were not provided.",
                 )
             })?;
@@ -156,7 +157,7 @@ impl FromRequestParts<AppState> for Auth {
             _ => {
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "not_authenticated",
+                    ErrorCode::NotAuthenticated,
                     "Authorization header must be \"Bearer <token>\".",
                 ));
             }
@@ -178,7 +179,7 @@ impl FromRequestParts<AppState> for Admin {
         if !viewer.is_admin {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "permission_denied",
+                ErrorCode::PermissionDenied,
                 "You do not have permission to perform this action.",
             ));
         }

@@ -6,6 +6,7 @@
 //! [messages]}` in DRF's shape. A 500 says nothing internal; its cause is logged once,
 //! here, with the request id of the span it happened in.
 
+use ai_video_shared::domain::ErrorCode;
 use std::any::Any;
 use std::collections::BTreeMap;
 
@@ -18,7 +19,7 @@ use serde::Serialize;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: String,
     pub errors: BTreeMap<String, Vec<String>>,
     /// Extra members, such as the legal targets of a refused transition.
@@ -37,8 +38,8 @@ pub struct Problem {
     pub kind: String,
     pub title: String,
     pub status: u16,
-    /// Stable machine code, e.g. `validation_error`, `not_found`, `invalid_transition`.
-    pub code: String,
+    /// Stable machine code, one of a closed list (docs/api.md).
+    pub code: ErrorCode,
     /// What went wrong, for people.
     pub detail: String,
     /// Field errors as Django REST Framework gives them.
@@ -56,7 +57,7 @@ pub struct Problem {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -86,7 +87,11 @@ impl ApiError {
             .join(" ");
         Self {
             errors,
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", detail)
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationError,
+                detail,
+            )
         }
     }
 
@@ -94,19 +99,19 @@ impl ApiError {
     pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
-            code: "invalid_input",
+            code: ErrorCode::InvalidInput,
             ..Self::field(field, message)
         }
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{what} not found."),
         )
     }
@@ -114,7 +119,7 @@ impl ApiError {
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "An internal error occurred; it has been logged.",
         )
     }
@@ -141,7 +146,7 @@ impl From<StoreError> for ApiError {
                     extra: Some(serde_json::json!(legal)),
                     ..ApiError::new(
                         StatusCode::CONFLICT,
-                        "invalid_transition",
+                        ErrorCode::InvalidTransition,
                         format!("Cannot move the story from {} to {}; {hint}.", t.from, t.to),
                     )
                 }
@@ -175,7 +180,7 @@ impl From<StoreError> for ApiError {
                 }))),
                 ..ApiError::new(
                     StatusCode::PAYMENT_REQUIRED,
-                    "budget_exceeded",
+                    ErrorCode::BudgetExceeded,
                     crate::validate::sentence(&message),
                 )
             },
@@ -186,7 +191,7 @@ impl From<StoreError> for ApiError {
                 retry_after: Some(retry_after_secs.min(u64::from(u32::MAX)) as u32),
                 ..ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    "quota_exceeded",
+                    ErrorCode::QuotaExceeded,
                     crate::validate::sentence(&message),
                 )
             },
@@ -214,17 +219,17 @@ pub fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::error!(code = self.code, detail = %self.detail, "request failed");
+            tracing::error!(code = %self.code, detail = %self.detail, "request failed");
         }
         let problem = Problem {
-            kind: format!("urn:ai-video:problem:{}", self.code),
+            kind: self.code.uri(),
             title: self
                 .status
                 .canonical_reason()
                 .unwrap_or("Error")
                 .to_string(),
             status: self.status.as_u16(),
-            code: self.code.to_string(),
+            code: self.code,
             detail: self.detail,
             errors: self.errors,
             legal_targets: self.extra,

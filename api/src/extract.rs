@@ -3,6 +3,7 @@
 //! Body, path and query are parsed with the offending field's path kept
 //! (`scenes[0].duration_seconds`), so that the answer names it as DRF would.
 
+use ai_video_shared::domain::ErrorCode;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
@@ -62,7 +63,7 @@ async fn read_json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes
     if !(mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("Unsupported media type \"{content_type}\" in request; send application/json."),
         ));
     }
@@ -70,11 +71,11 @@ async fn read_json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "The request body is larger than this API accepts.",
             )
         } else {
-            ApiError::bad_request("unreadable_body", rejection.body_text())
+            ApiError::bad_request(ErrorCode::UnreadableBody, rejection.body_text())
         }
     })
 }
@@ -98,12 +99,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 fn parse_value(bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
-            "malformed_json",
+            ErrorCode::MalformedJson,
             "The request body is empty; expected a JSON object.",
         ));
     }
-    let mut value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("JSON parse error - {e}")))?;
+    let mut value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(ErrorCode::MalformedJson, format!("JSON parse error - {e}"))
+    })?;
     whole_numbers(&mut value);
     Ok(value)
 }
@@ -200,7 +202,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
                 tracing::debug!(reason = %rejection.body_text(), "path parameter refused");
                 Err(ApiError::new(
                     StatusCode::NOT_FOUND,
-                    "not_found",
+                    ErrorCode::NotFound,
                     "Not found: the id in this URL is not a valid UUID.",
                 ))
             }

@@ -9,6 +9,7 @@
 //! (`idempotency_key_in_progress`). An answer worth retrying (5xx, 409, 429) is not
 //! kept, so the same key can be sent again. A POST without the header is unchanged.
 
+use ai_video_shared::domain::ErrorCode;
 use ai_video_shared::store::idempotency::{self, Claim, Stored};
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -64,7 +65,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         Err(_) => {
             return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "The request body is larger than this API accepts.",
             )
             .into_response();
@@ -85,7 +86,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         Ok(Claim::InProgress) => {
             return ApiError::new(
                 StatusCode::CONFLICT,
-                "idempotency_key_in_progress",
+                ErrorCode::IdempotencyKeyInProgress,
                 "A request with this Idempotency-Key is still being processed; retry later.",
             )
             .into_response();
@@ -93,7 +94,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         Ok(Claim::Mismatch) => {
             return ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "This Idempotency-Key was used for a different request (method, path or body).",
             )
             .into_response();
@@ -117,7 +118,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         let _ = idempotency::release(&state.db, &user, &key).await;
         return ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "The answer could not be read.",
         )
         .into_response();

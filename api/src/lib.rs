@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod routes;
 mod validate;
 
+use ai_video_shared::domain::ErrorCode;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,7 +111,7 @@ async fn refuse_oversized(
     if announced.is_some_and(|n| n > limit as u64) {
         return axum::response::IntoResponse::into_response(error::ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "The request body is larger than this API accepts.",
         ));
     }

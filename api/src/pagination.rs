@@ -1,6 +1,7 @@
 //! Page-number pagination in Django REST Framework's shape:
 //! `{count, next, previous, results}`, with `?page=` and `?page_size=`.
 
+use ai_video_shared::domain::ErrorCode;
 use ai_video_shared::store::{Page, PageRequest};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -52,7 +53,7 @@ impl PageParams {
 
 /// DRF's answer to a page that does not exist.
 fn invalid_page() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Invalid page.")
+    ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Invalid page.")
 }
 
 /// One page of a list.

@@ -10,6 +10,7 @@
 //! lets requests through (the outage shows on `/readyz`), rather than taking the API
 //! down with it.
 
+use ai_video_shared::domain::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -191,7 +192,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         Some(c) => {
             let mut refused = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "throttled",
+                ErrorCode::Throttled,
                 format!(
                     "Request was throttled: more than {} requests a minute ({} limit). Expected available in {} seconds.",
                     c.limit,

@@ -5,6 +5,7 @@
 //! directory or the bucket (the SQLite database when `STORAGE_DIR` is `./data`) is
 //! ever served or presigned.
 
+use ai_video_shared::domain::ErrorCode;
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, Request, State};
@@ -25,7 +26,8 @@ pub async fn get_media(
     if ai_video_shared::storage::validate_key(&key).is_err()
         || !key.starts_with(crate::media_links::MEDIA_PREFIX)
     {
-        return ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such media.").into_response();
+        return ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "No such media.")
+            .into_response();
     }
     let (expires, signature) = (
         query.get("expires").map(String::as_str).unwrap_or_default(),
@@ -42,11 +44,11 @@ pub async fn get_media(
     {
         let (code, detail) = match e {
             crate::media_links::LinkError::Expired => (
-                "media_link_expired",
+                ErrorCode::MediaLinkExpired,
                 "This media link has expired; fetch the story again for a fresh one.",
             ),
             crate::media_links::LinkError::Invalid => (
-                "media_link_invalid",
+                ErrorCode::MediaLinkInvalid,
                 "Media is served only through the signed links the API hands out.",
             ),
         };
@@ -55,7 +57,8 @@ pub async fn get_media(
     if let Some(path) = state.storage.local_path(&key) {
         return match ServeFile::new(path).oneshot(req).await {
             Ok(resp) if resp.status() == StatusCode::NOT_FOUND => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such media.").into_response()
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "No such media.")
+                    .into_response()
             }
             Ok(resp) => resp.into_response(),
             Err(e) => match e {},

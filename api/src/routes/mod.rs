@@ -15,6 +15,7 @@ pub mod scenes;
 pub mod stories;
 mod webhooks;
 
+use ai_video_shared::domain::ErrorCode;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{StatusCode, Uri};
@@ -128,7 +129,7 @@ pub fn guarded<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S>
 async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "not_found",
+        ErrorCode::NotFound,
         format!("No endpoint at {}.", uri.path()),
     )
 }
@@ -136,7 +137,7 @@ async fn not_found(uri: Uri) -> ApiError {
 async fn method_not_allowed(req: Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("Method \"{}\" not allowed.", req.method()),
     )
 }

@@ -3,6 +3,7 @@
 //! left in Redis for an hour, where the worker polling it finds it without another
 //! call to Replicate. Without a secret configured the endpoint does not exist (404).
 
+use ai_video_shared::domain::ErrorCode;
 use ai_video_shared::webhooks::{self, inbox_key};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -67,12 +68,13 @@ pub async fn replicate_webhook(
     .map_err(|e| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_signature",
+            ErrorCode::InvalidSignature,
             format!("Webhook refused: {e}."),
         )
     })?;
-    let prediction: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("JSON parse error - {e}")))?;
+    let prediction: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(ErrorCode::MalformedJson, format!("JSON parse error - {e}"))
+    })?;
     let Some(id) = prediction["id"].as_str() else {
         return Err(ApiError::field("id", "The prediction has no id."));
     };
@@ -89,7 +91,7 @@ pub async fn replicate_webhook(
             .map_err(|_| {
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "Redis is unavailable; Replicate will retry.",
                 )
             })?;
@@ -103,7 +105,7 @@ pub async fn replicate_webhook(
             .map_err(|_| {
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "Redis is unavailable; Replicate will retry.",
                 )
             })?;

@@ -2,6 +2,7 @@
 //! unit tests beside it; parsing into these types happens once, at the edge.
 
 mod cost;
+mod error_code;
 mod job;
 mod planning;
 mod provider;
@@ -12,6 +13,7 @@ mod state_machine;
 mod story;
 
 pub use cost::{CostEstimate, ProviderRates};
+pub use error_code::ErrorCode;
 pub use job::{JobKind, JobParameters, JobStatus, Priority, RenderQuality, RetryPolicy};
 pub use planning::{PlannedScene, SCENE_SECONDS, plan_scenes};
 pub use provider::{Provider, ProviderRole};

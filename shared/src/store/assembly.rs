@@ -1,6 +1,7 @@
 //! Previews and renders as flows: an assembly job that waits for one scene job per
 //! scene, and the retry of one that failed, which keeps what already succeeded.
 
+use crate::domain::ErrorCode;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -52,7 +53,7 @@ pub(crate) async fn enqueue_assembly<C: ConnectionTrait>(
         .await?;
     if scenes.is_empty() {
         return Err(StoreError::conflict(
-            "no_scenes",
+            ErrorCode::NoScenes,
             "the story has no scenes; plan it first",
         ));
     }

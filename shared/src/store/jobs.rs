@@ -1,5 +1,6 @@
 //! Jobs: listing, cancel, retry and statistics.
 
+use crate::domain::ErrorCode;
 use chrono::Utc;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -73,7 +74,7 @@ pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> Store
     let target = get(&txn, viewer, id).await?;
     if !target.status.is_active() {
         return Err(StoreError::conflict(
-            "job_not_active",
+            ErrorCode::JobNotActive,
             format!(
                 "the job is {}; only queued, running or retrying jobs can be cancelled",
                 target.status
@@ -127,7 +128,7 @@ pub async fn retry(
     let asked = get(&txn, viewer, id).await?;
     if !matches!(asked.status, JobStatus::Failed | JobStatus::Cancelled) {
         return Err(StoreError::conflict(
-            "job_not_retryable",
+            ErrorCode::JobNotRetryable,
             format!(
                 "the job is {}; only failed or cancelled jobs can be retried",
                 asked.status
@@ -151,13 +152,13 @@ pub async fn retry(
         .await?;
     if active > 0 {
         return Err(StoreError::conflict(
-            "job_in_progress",
+            ErrorCode::JobInProgress,
             "the same work is already queued or running for this story",
         ));
     }
     if !matches!(old.status, JobStatus::Failed | JobStatus::Cancelled) {
         return Err(StoreError::conflict(
-            "job_not_retryable",
+            ErrorCode::JobNotRetryable,
             format!(
                 "the {} this scene job belongs to is {}; only an unfinished one can be retried",
                 old.kind, old.status

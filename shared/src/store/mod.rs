@@ -24,6 +24,7 @@ pub mod worker_writes;
 
 pub use enqueue::{NewJob, WorkOptions, enqueue_flow, enqueue_job};
 
+use crate::domain::ErrorCode;
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, Select,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -53,12 +54,12 @@ pub enum StoreError {
     Transition(#[from] TransitionError),
     /// The request is well-formed but conflicts with the current state.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// One part of the request conflicts with the current state, or with another
     /// part of the same request (two scenes asking for one position).
     #[error("{field}: {message}")]
     FieldConflict {
-        code: &'static str,
+        code: ErrorCode,
         field: String,
         message: String,
     },
@@ -85,7 +86,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         StoreError::Conflict {
             code,
             message: message.into(),
@@ -93,7 +94,7 @@ impl StoreError {
     }
 
     pub fn field_conflict(
-        code: &'static str,
+        code: ErrorCode,
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
@@ -115,7 +116,7 @@ impl StoreError {
     pub fn wrong_status(status: StoryStatus, allowed: &[StoryStatus], what: &str) -> Self {
         let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
         StoreError::conflict(
-            "invalid_story_status",
+            ErrorCode::InvalidStoryStatus,
             format!(
                 "{what} needs the story to be {}; it is {status}",
                 allowed.join(" or ")

@@ -3,6 +3,7 @@
 //! Positions are 1-based and dense per story (`1..=n`), and unique by constraint.
 //! Every change that touches positions runs in one transaction and leaves them dense.
 
+use crate::domain::ErrorCode;
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
@@ -57,7 +58,7 @@ pub async fn bulk_create(
     let total = existing as usize + new.len();
     if total > MAX_SCENES {
         return Err(StoreError::field_conflict(
-            "too_many_scenes",
+            ErrorCode::TooManyScenes,
             "scenes",
             format!("a story holds at most {MAX_SCENES} scenes; this would make {total}"),
         ));
@@ -79,7 +80,7 @@ pub async fn bulk_create(
             .sum::<i64>();
     if seconds > i64::from(StoryDuration::MAX) {
         return Err(StoreError::field_conflict(
-            "too_much_video",
+            ErrorCode::TooMuchVideo,
             "scenes",
             format!(
                 "a story's scenes add up to at most {} s of video; these would make {seconds} s",
@@ -114,7 +115,7 @@ pub async fn bulk_create(
         let row = model.insert(&txn).await.map_err(|e| {
             if is_unique_violation(&e, "scenes_story_position_key") {
                 StoreError::conflict(
-                    "position_taken",
+                    ErrorCode::PositionTaken,
                     format!("position {position} is already taken in this story"),
                 )
             } else {
@@ -138,14 +139,14 @@ fn assign_positions(existing: u32, new: &[NewScene]) -> StoreResult<Vec<u32>> {
         if let Some(p) = scene.position {
             if p <= existing {
                 return Err(StoreError::field_conflict(
-                    "position_taken",
+                    ErrorCode::PositionTaken,
                     format!("scenes[{i}].position"),
                     format!("position {p} is already taken in this story"),
                 ));
             }
             if p > total {
                 return Err(StoreError::field_conflict(
-                    "position_out_of_range",
+                    ErrorCode::PositionOutOfRange,
                     format!("scenes[{i}].position"),
                     format!(
                         "positions must stay dense: expected a value from {} to {total}",
@@ -155,7 +156,7 @@ fn assign_positions(existing: u32, new: &[NewScene]) -> StoreResult<Vec<u32>> {
             }
             if !taken.insert(p) {
                 return Err(StoreError::field_conflict(
-                    "position_taken",
+                    ErrorCode::PositionTaken,
                     format!("scenes[{i}].position"),
                     format!("position {p} appears more than once"),
                 ));
@@ -294,7 +295,7 @@ fn new_order(scenes: &[scene::Model], scene_id: Uuid, request: Reorder) -> Store
     let n = scenes.len() as u32;
     let range_error = |field: String, p: u32| {
         StoreError::field_conflict(
-            "position_out_of_range",
+            ErrorCode::PositionOutOfRange,
             field,
             format!("position {p} is outside 1..={n}"),
         )
@@ -317,14 +318,14 @@ fn new_order(scenes: &[scene::Model], scene_id: Uuid, request: Reorder) -> Store
                 let field = format!("positions[{i}]");
                 if !known.contains(id) {
                     return Err(StoreError::field_conflict(
-                        "scene_not_in_story",
+                        ErrorCode::SceneNotInStory,
                         format!("{field}.scene_id"),
                         format!("scene {id} is not part of this story"),
                     ));
                 }
                 if !seen.insert(*id) {
                     return Err(StoreError::field_conflict(
-                        "scene_repeated",
+                        ErrorCode::SceneRepeated,
                         format!("{field}.scene_id"),
                         format!("scene {id} appears more than once"),
                     ));
@@ -334,7 +335,7 @@ fn new_order(scenes: &[scene::Model], scene_id: Uuid, request: Reorder) -> Store
                 }
                 if slots.insert(*p, *id).is_some() {
                     return Err(StoreError::field_conflict(
-                        "position_taken",
+                        ErrorCode::PositionTaken,
                         format!("{field}.position"),
                         format!("position {p} is given to more than one scene"),
                     ));
@@ -373,7 +374,7 @@ pub(crate) async fn check_can_generate<C: ConnectionTrait>(
         .await?;
     if active > 0 {
         return Err(StoreError::conflict(
-            "job_in_progress",
+            ErrorCode::JobInProgress,
             "this scene is already being generated",
         ));
     }
@@ -439,7 +440,7 @@ mod tests {
         assert!(matches!(
             assign_positions(2, &[new(Some(2))]),
             Err(StoreError::FieldConflict {
-                code: "position_taken",
+                code: ErrorCode::PositionTaken,
                 ..
             })
         ));

@@ -1,6 +1,7 @@
 //! Stories: create, read, edit, and ask to move through the state machine (the
 //! moves themselves are the transition engine's, in `transitions`).
 
+use crate::domain::ErrorCode;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -148,7 +149,7 @@ pub async fn update(
         && expected != current.version
     {
         return Err(StoreError::conflict(
-            "version_conflict",
+            ErrorCode::VersionConflict,
             format!(
                 "the story changed since version {expected}; it is at version {}",
                 current.version

@@ -8,6 +8,7 @@
 //! (`stories`, `jobs`, `deliveries`, `worker_writes`) call it; it calls only
 //! `assembly` and `enqueue`.
 
+use crate::domain::ErrorCode;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
@@ -115,7 +116,7 @@ pub async fn apply_transition<C: ConnectionTrait>(
         .next()
         .ok_or_else(|| {
             StoreError::conflict(
-                "version_conflict",
+                ErrorCode::VersionConflict,
                 "the story changed while the transition was being applied; reload it and try again",
             )
         })?;
@@ -213,7 +214,7 @@ pub(crate) fn check_owner_move(current: &story::Model, to: StoryStatus) -> Store
             && check_transition(current.status, to, Actor::Owner, ready).is_ok()
         {
             return Err(StoreError::conflict(
-                "preview_not_ready",
+                ErrorCode::PreviewNotReady,
                 "the preview is not ready yet; render_final is possible once it is",
             ));
         }

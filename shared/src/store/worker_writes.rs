@@ -7,6 +7,7 @@
 //! is `running` under the run that writes them: a cancel that lands mid-run wins, and
 //! a run that lost its job to a re-delivery writes nothing.
 
+use crate::domain::ErrorCode;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
@@ -222,7 +223,7 @@ pub async fn finish_assembly(
                 .await?;
             if updated.rows_affected != 1 {
                 return Err(StoreError::conflict(
-                    "version_conflict",
+                    ErrorCode::VersionConflict,
                     format!(
                         "the story left previewing (it is {}) before the preview was stored",
                         current.status
