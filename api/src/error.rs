@@ -6,10 +6,11 @@
 //! [messages]}` in DRF's shape. A 500 says nothing internal; its cause is logged once,
 //! here, with the request id of the span it happened in.
 
-use ai_video_shared::domain::ErrorCode;
 use std::any::Any;
 use std::collections::BTreeMap;
 
+use ai_video_shared::domain::ErrorCode;
+use ai_video_shared::input::Refusal;
 use ai_video_shared::store::StoreError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -125,6 +126,12 @@ impl ApiError {
     }
 }
 
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        ApiError::fields(refusal.0)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
@@ -161,7 +168,7 @@ impl From<StoreError> for ApiError {
             } => ApiError {
                 status: StatusCode::CONFLICT,
                 code,
-                ..ApiError::field(field, crate::validate::sentence(&message))
+                ..ApiError::field(field, ai_video_shared::input::sentence(&message))
             },
             StoreError::Invalid { field, message } => ApiError::field(field, message),
             StoreError::OverBudget {
@@ -181,7 +188,7 @@ impl From<StoreError> for ApiError {
                 ..ApiError::new(
                     StatusCode::PAYMENT_REQUIRED,
                     ErrorCode::BudgetExceeded,
-                    crate::validate::sentence(&message),
+                    ai_video_shared::input::sentence(&message),
                 )
             },
             StoreError::OverQuota {
@@ -192,7 +199,7 @@ impl From<StoreError> for ApiError {
                 ..ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     ErrorCode::QuotaExceeded,
-                    crate::validate::sentence(&message),
+                    ai_video_shared::input::sentence(&message),
                 )
             },
             StoreError::Db(db) => {

@@ -3,7 +3,6 @@
 //! Body, path and query are parsed with the offending field's path kept
 //! (`scenes[0].duration_seconds`), so that the answer names it as DRF would.
 
-use ai_video_shared::domain::ErrorCode;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
@@ -12,6 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ApiError;
+
+use ai_video_shared::domain::ErrorCode;
 
 /// A JSON body.
 pub struct ApiJson<T>(pub T);

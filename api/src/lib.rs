@@ -15,14 +15,13 @@ pub mod metrics;
 pub mod pagination;
 pub mod ratelimit;
 pub mod routes;
-mod validate;
 
-use ai_video_shared::domain::ErrorCode;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ai_video_shared::db;
+use ai_video_shared::domain::ErrorCode;
 use ai_video_shared::outbox::{Relay, RelayHandle};
 use ai_video_shared::storage::{self, Storage};
 use anyhow::Context;
@@ -63,6 +62,27 @@ impl AppState {
                 .config
                 .media_links
                 .link(key, chrono::Utc::now().timestamp()),
+        }
+    }
+
+    /// How work asked for through the API is queued: at `priority` (default 5), with
+    /// the configured retries, within the owner's budget and quotas.
+    pub fn work_options(
+        &self,
+        priority: Option<ai_video_shared::domain::Priority>,
+    ) -> ai_video_shared::store::WorkOptions {
+        ai_video_shared::store::WorkOptions {
+            priority,
+            retry: self.config.job_retry,
+            quotas: Some(self.config.quotas),
+        }
+    }
+
+    /// The providers of a story that names none.
+    pub fn default_providers(&self) -> ai_video_shared::store::stories::DefaultProviders {
+        ai_video_shared::store::stories::DefaultProviders {
+            image: self.config.default_image_provider,
+            video: self.config.default_video_provider,
         }
     }
 

@@ -10,7 +10,6 @@
 //! lets requests through (the outage shows on `/readyz`), rather than taking the API
 //! down with it.
 
-use ai_video_shared::domain::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -23,6 +22,8 @@ use tokio::sync::OnceCell;
 
 use crate::AppState;
 use crate::error::ApiError;
+
+use ai_video_shared::domain::ErrorCode;
 
 /// The length of a limit's window.
 pub const WINDOW: Duration = Duration::from_secs(60);

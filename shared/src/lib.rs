@@ -16,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod envelope;
+pub mod input;
 pub mod outbox;
 pub mod queue;
 pub mod storage;

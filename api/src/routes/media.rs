@@ -5,7 +5,6 @@
 //! directory or the bucket (the SQLite database when `STORAGE_DIR` is `./data`) is
 //! ever served or presigned.
 
-use ai_video_shared::domain::ErrorCode;
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, Request, State};
@@ -16,6 +15,8 @@ use tower_http::services::ServeFile;
 
 use crate::AppState;
 use crate::error::ApiError;
+
+use ai_video_shared::domain::ErrorCode;
 
 pub async fn get_media(
     State(state): State<AppState>,

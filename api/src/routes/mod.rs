@@ -15,7 +15,6 @@ pub mod scenes;
 pub mod stories;
 mod webhooks;
 
-use ai_video_shared::domain::ErrorCode;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{StatusCode, Uri};
@@ -27,6 +26,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
 use crate::error::ApiError;
+
+use ai_video_shared::domain::ErrorCode;
 
 /// The URL prefix of the seed's API.
 pub const PREFIX: &str = "/api/ai-video";

@@ -3,13 +3,14 @@
 //! come from the environment of the workers.
 
 use ai_video_shared::db::entities::provider_config;
-use ai_video_shared::domain::{Provider, ProviderRates, ProviderSettings};
+use ai_video_shared::domain::Provider;
+use ai_video_shared::input::ProviderPatchIn;
 use ai_video_shared::store::providers::{self, ProviderPatch};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,7 +21,6 @@ use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::pagination::{PageParams, Paginated, RequestUrl};
-use crate::validate::FieldErrors;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,40 +57,6 @@ impl From<provider_config::Model> for ProviderOut {
             settings: m.settings,
             updated_at: m.updated_at,
         }
-    }
-}
-
-/// Changes to a provider's configuration.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderPatchIn {
-    pub is_active: Option<bool>,
-    /// 0 (no limit) to 1,000,000.
-    #[schema(value_type = Option<u32>, minimum = 0, maximum = 1000000)]
-    pub rate_limit_per_minute: Option<i64>,
-    /// 0 (no limit) to 1,000,000.
-    #[schema(value_type = Option<u32>, minimum = 0, maximum = 1000000)]
-    pub rate_limit_per_hour: Option<i64>,
-    /// A decimal string such as `"0.0200"`: at most 1,000,000, at most four places.
-    #[schema(value_type = Option<String>, pattern = r"^(?:(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?|1000000(?:\.0{1,4})?)$")]
-    pub cost_per_image: Option<String>,
-    /// As `cost_per_image`.
-    #[schema(value_type = Option<String>, pattern = r"^(?:(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?|1000000(?:\.0{1,4})?)$")]
-    pub cost_per_second_video: Option<String>,
-    /// Replaces the settings object as a whole: only the settings docs/providers.md
-    /// lists, each of its type (keys and secrets come from the environment).
-    #[schema(value_type = Option<ProviderSettings>)]
-    pub settings: Option<serde_json::Value>,
-}
-
-/// Whether a string or key anywhere in `value` holds a NUL character, which the
-/// database cannot store.
-fn has_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(has_nul),
-        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
     }
 }
 
@@ -140,104 +106,8 @@ pub async fn patch_provider(
     ApiJson(input): ApiJson<ProviderPatchIn>,
 ) -> ApiResult<Json<ProviderOut>> {
     let provider = parse_provider(&name)?;
-    let mut errors = FieldErrors::default();
-    let limit = |errors: &mut FieldErrors, field: &str, v: Option<i64>| -> Option<u32> {
-        match v {
-            Some(v) if (0..=1_000_000).contains(&v) => Some(v as u32),
-            Some(_) => {
-                errors.add(field, "Must be between 0 (no limit) and 1000000.");
-                None
-            }
-            None => None,
-        }
-    };
-    let per_minute = limit(
-        &mut errors,
-        "rate_limit_per_minute",
-        input.rate_limit_per_minute,
-    );
-    let per_hour = limit(
-        &mut errors,
-        "rate_limit_per_hour",
-        input.rate_limit_per_hour,
-    );
-    let mut price = |field: &str, value: Option<&str>| {
-        value.and_then(|v| errors.check(field, ProviderRates::parse_price(v)))
-    };
-    let cost_per_image = price("cost_per_image", input.cost_per_image.as_deref());
-    let cost_per_second_video = price(
-        "cost_per_second_video",
-        input.cost_per_second_video.as_deref(),
-    );
-    if let Some(settings) = &input.settings {
-        if has_nul(settings) {
-            errors.add(
-                "settings",
-                "Text in settings may not contain NUL characters.",
-            );
-        } else if let Err(e) = ProviderSettings::parse(settings) {
-            errors.add(e.field, e.message);
-        }
-    }
-    errors.finish()?;
-    let patch = ProviderPatch {
-        is_active: input.is_active,
-        rate_limit_per_minute: per_minute,
-        rate_limit_per_hour: per_hour,
-        cost_per_image,
-        cost_per_second_video,
-        settings: input.settings,
-    };
+    let patch = ProviderPatch::try_from(input)?;
     let updated = providers::update(&state.db, provider, patch).await?;
     tracing::info!(provider = %provider, admin = %admin.user_id, "provider configuration changed");
     Ok(Json(updated.into()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pattern(field: &str) -> regex::Regex {
-        let schema = <ProviderPatchIn as utoipa::PartialSchema>::schema();
-        let json = serde_json::to_value(schema).unwrap();
-        regex::Regex::new(json["properties"][field]["pattern"].as_str().unwrap()).unwrap()
-    }
-
-    #[test]
-    fn the_documented_price_pattern_accepts_what_the_server_accepts() {
-        let price = pattern("cost_per_image");
-        for text in [
-            "0",
-            "0.0",
-            "0.02",
-            "0.0200",
-            "7",
-            "999999.9999",
-            "1000000",
-            "1000000.0000",
-            "",
-            ".5",
-            "1.",
-            "-1",
-            "+1",
-            "1e3",
-            "01",
-            "00",
-            "0.00001",
-            "1000000.0001",
-            "1000001",
-            "9999999",
-            "12345678",
-            " 1",
-            "1,5",
-            "NaN",
-            "1.2.3",
-        ] {
-            assert_eq!(
-                price.is_match(text),
-                ProviderRates::parse_price(text).is_ok(),
-                "{text:?}"
-            );
-        }
-    }
 }

@@ -3,10 +3,9 @@
 
 use ai_video_shared::db::entities::{story, transition};
 use ai_video_shared::domain::{
-    Actor, AspectRatio, CostEstimate, Priority, Provider, ProviderRole, StoryDuration, StoryStatus,
-    legal_targets,
+    Actor, AspectRatio, CostEstimate, Provider, StoryStatus, legal_targets,
 };
-use ai_video_shared::store::WorkOptions;
+use ai_video_shared::input::{StoryIn, StoryPatchIn, Transition, TransitionIn, WorkIn};
 use ai_video_shared::store::stories::{self, NewStory, StoryFilter, StoryPatch, TransitionOutcome};
 use axum::Json;
 use axum::extract::State;
@@ -26,7 +25,6 @@ use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use crate::pagination::{PageParams, Paginated, RequestUrl};
-use crate::validate::{Checked, FieldErrors, nonblank, nonblank_or_null, text, text_or_null};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,11 +35,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(generate_preview))
         .routes(routes!(render_final))
 }
-
-const TITLE_MAX: usize = 200;
-const SYNOPSIS_MAX: usize = 10_000;
-const STYLE_MAX: usize = 64;
-const REASON_MAX: usize = 500;
 
 /// A story as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,93 +95,6 @@ impl StoryOut {
     }
 }
 
-/// A new story.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StoryIn {
-    /// 1 to 200 characters, not blank.
-    #[schema(schema_with = nonblank::<TITLE_MAX>)]
-    pub title: String,
-    /// What happens; planning derives scene prompts from its sentences.
-    #[serde(default)]
-    #[schema(schema_with = text::<SYNOPSIS_MAX>)]
-    pub synopsis: String,
-    /// Visual style, e.g. `cinematic`; default `cinematic`.
-    #[schema(schema_with = text_or_null::<STYLE_MAX>)]
-    pub style: Option<String>,
-    /// 1 to 600 seconds.
-    #[schema(minimum = 1, maximum = 600)]
-    pub duration_seconds: i64,
-    /// Default `16:9`.
-    #[schema(value_type = Option<AspectRatio>)]
-    pub aspect_ratio: Option<Checked<AspectRatio>>,
-    /// Default from `DEFAULT_IMAGE_PROVIDER`.
-    #[schema(value_type = Option<Provider>)]
-    pub image_provider: Option<Checked<Provider>>,
-    /// Default from `DEFAULT_VIDEO_PROVIDER`.
-    #[schema(value_type = Option<VideoProvider>)]
-    pub video_provider: Option<Checked<Provider>>,
-}
-
-/// Changes to a story. Only the title may change after planning started.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StoryPatchIn {
-    #[schema(schema_with = nonblank_or_null::<TITLE_MAX>)]
-    pub title: Option<String>,
-    #[schema(schema_with = text_or_null::<SYNOPSIS_MAX>)]
-    pub synopsis: Option<String>,
-    #[schema(schema_with = text_or_null::<STYLE_MAX>)]
-    pub style: Option<String>,
-    #[schema(minimum = 1, maximum = 600)]
-    pub duration_seconds: Option<i64>,
-    #[schema(value_type = Option<AspectRatio>)]
-    pub aspect_ratio: Option<Checked<AspectRatio>>,
-    #[schema(value_type = Option<Provider>)]
-    pub image_provider: Option<Checked<Provider>>,
-    #[schema(value_type = Option<VideoProvider>)]
-    pub video_provider: Option<Checked<Provider>>,
-    /// The version the client last saw; the update is refused (409) if the story
-    /// moved on since.
-    pub version: Option<i32>,
-}
-
-/// The choice fields of a story body, each one checked (a provider also for the
-/// role it is chosen for).
-fn check_choices(
-    errors: &mut FieldErrors,
-    aspect_ratio: Option<Checked<AspectRatio>>,
-    image_provider: Option<Checked<Provider>>,
-    video_provider: Option<Checked<Provider>>,
-) -> (Option<AspectRatio>, Option<Provider>, Option<Provider>) {
-    let mut provider = |field: &str, role: ProviderRole, value: Option<Checked<Provider>>| {
-        let chosen = errors.take(field, value?)?;
-        errors.check(field, chosen.for_role(role))
-    };
-    let image = provider("image_provider", ProviderRole::Image, image_provider);
-    let video = provider("video_provider", ProviderRole::Video, video_provider);
-    let aspect_ratio = aspect_ratio.and_then(|v| errors.take("aspect_ratio", v));
-    (aspect_ratio, image, video)
-}
-
-/// The providers that can make a story's clips: every provider but Stability AI.
-struct VideoProvider;
-
-impl utoipa::PartialSchema for VideoProvider {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let names = Provider::ALL
-            .iter()
-            .filter(|p| p.serves(ProviderRole::Video))
-            .map(|p| p.as_str());
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(names))
-            .into()
-    }
-}
-
-impl ToSchema for VideoProvider {}
-
 /// `?status=` filter.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -226,32 +132,8 @@ pub async fn create_story(
     Auth(viewer): Auth,
     ApiJson(input): ApiJson<StoryIn>,
 ) -> ApiResult<(StatusCode, Json<StoryOut>)> {
-    let mut errors = FieldErrors::default();
-    errors.text("title", &input.title, TITLE_MAX, true);
-    errors.text("synopsis", &input.synopsis, SYNOPSIS_MAX, false);
-    let style = input.style.unwrap_or_else(|| "cinematic".into());
-    errors.text("style", &style, STYLE_MAX, false);
-    let duration = errors.check(
-        "duration_seconds",
-        StoryDuration::new(input.duration_seconds),
-    );
-    let (aspect_ratio, image_provider, video_provider) = check_choices(
-        &mut errors,
-        input.aspect_ratio,
-        input.image_provider,
-        input.video_provider,
-    );
-    errors.finish()?;
-    let new = NewStory {
-        title: input.title.trim().to_string(),
-        synopsis: input.synopsis,
-        style,
-        duration: duration.expect("checked above"),
-        aspect_ratio: aspect_ratio.unwrap_or_default(),
-        image_provider: image_provider.unwrap_or(state.config.default_image_provider),
-        video_provider: video_provider.unwrap_or(state.config.default_video_provider),
-    };
-    let story = stories::create(&state.db, &viewer, new).await?;
+    let new = NewStory::try_from(input)?;
+    let story = stories::create(&state.db, &viewer, new, state.default_providers()).await?;
     tracing::info!(story.id = %story.id, "story created");
     Ok((
         StatusCode::CREATED,
@@ -282,66 +164,9 @@ pub async fn patch_story(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<StoryPatchIn>,
 ) -> ApiResult<Json<StoryOut>> {
-    let mut errors = FieldErrors::default();
-    if let Some(t) = &input.title {
-        errors.text("title", t, TITLE_MAX, true);
-    }
-    if let Some(s) = &input.synopsis {
-        errors.text("synopsis", s, SYNOPSIS_MAX, false);
-    }
-    if let Some(s) = &input.style {
-        errors.text("style", s, STYLE_MAX, false);
-    }
-    let duration = match input.duration_seconds {
-        Some(d) => errors.check("duration_seconds", StoryDuration::new(d)),
-        None => None,
-    };
-    let (aspect_ratio, image_provider, video_provider) = check_choices(
-        &mut errors,
-        input.aspect_ratio,
-        input.image_provider,
-        input.video_provider,
-    );
-    errors.finish()?;
-    let patch = StoryPatch {
-        title: input.title.map(|t| t.trim().to_string()),
-        synopsis: input.synopsis,
-        style: input.style,
-        duration,
-        aspect_ratio,
-        image_provider,
-        video_provider,
-        expected_version: input.version,
-    };
+    let patch = StoryPatch::try_from(input)?;
     let story = stories::update(&state.db, &viewer, id, patch).await?;
     Ok(Json(StoryOut::from_model(story, &state)))
-}
-
-/// A requested status change.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TransitionIn {
-    /// The target status (`status` and `target_status` are accepted too).
-    #[serde(alias = "status", alias = "target_status")]
-    #[schema(value_type = StoryStatus)]
-    pub to: Checked<StoryStatus>,
-    /// Recorded in the transition log; at most 500 characters.
-    #[schema(schema_with = text_or_null::<REASON_MAX>)]
-    pub reason: Option<String>,
-    /// Priority of the job the move queues, 1 (highest) to 10; default 5.
-    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10)]
-    pub priority: Option<Checked<Priority>>,
-}
-
-/// Options of `generate_preview` and `render_final`; the body may be omitted.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WorkIn {
-    /// 1 (highest) to 10; default 5.
-    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10)]
-    pub priority: Option<Checked<Priority>>,
-    #[schema(schema_with = text_or_null::<REASON_MAX>)]
-    pub reason: Option<String>,
 }
 
 /// The story after a transition, and the job it queued.
@@ -351,45 +176,18 @@ pub struct TransitionOut {
     pub job: Option<JobOut>,
 }
 
-fn check_work_fields(
-    errors: &mut FieldErrors,
-    priority: Option<Checked<Priority>>,
-    reason: Option<&str>,
-) -> Option<Priority> {
-    let priority = priority.and_then(|p| errors.take("priority", p));
-    if let Some(r) = reason {
-        errors.text("reason", r, REASON_MAX, false);
-    }
-    priority
-}
-
-/// The options of `generate_preview` and `render_final`, checked: the priority of
-/// the job and the reason to log.
-fn work_options(input: WorkIn) -> ApiResult<(Option<Priority>, Option<String>)> {
-    let mut errors = FieldErrors::default();
-    let priority = check_work_fields(&mut errors, input.priority, input.reason.as_deref());
-    errors.finish()?;
-    Ok((priority, input.reason))
-}
-
 async fn run_transition(
     state: &AppState,
     viewer: &ai_video_shared::store::Viewer,
     id: Uuid,
-    to: StoryStatus,
-    reason: Option<String>,
-    priority: Option<Priority>,
+    Transition { to, work }: Transition,
 ) -> ApiResult<TransitionOut> {
-    let work = WorkOptions {
-        priority,
-        retry: state.config.job_retry,
-        quotas: Some(state.config.quotas),
-    };
+    let options = state.work_options(work.priority);
     let TransitionOutcome {
         story,
         job,
         cancelled,
-    } = stories::transition(&state.db, viewer, id, to, reason, work).await?;
+    } = stories::transition(&state.db, viewer, id, to, work.reason, options).await?;
     if job.is_some() {
         state.relay.wake();
     }
@@ -418,12 +216,7 @@ pub async fn transition_story(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<TransitionIn>,
 ) -> ApiResult<Json<TransitionOut>> {
-    let mut errors = FieldErrors::default();
-    let to = errors.take("to", input.to);
-    let priority = check_work_fields(&mut errors, input.priority, input.reason.as_deref());
-    errors.finish()?;
-    let to = to.expect("checked above");
-    let out = run_transition(&state, &viewer, id, to, input.reason, priority).await?;
+    let out = run_transition(&state, &viewer, id, input.try_into()?).await?;
     Ok(Json(out))
 }
 
@@ -439,16 +232,12 @@ pub async fn generate_preview(
     ApiPath(id): ApiPath<Uuid>,
     OptionalJson(input): OptionalJson<WorkIn>,
 ) -> ApiResult<(StatusCode, Json<TransitionOut>)> {
-    let (priority, reason) = work_options(input)?;
-    let out = run_transition(
-        &state,
-        &viewer,
-        id,
-        StoryStatus::Previewing,
-        reason,
-        priority,
-    )
-    .await?;
+    let to = StoryStatus::Previewing;
+    let transition = Transition {
+        to,
+        work: input.try_into()?,
+    };
+    let out = run_transition(&state, &viewer, id, transition).await?;
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
@@ -463,16 +252,12 @@ pub async fn render_final(
     ApiPath(id): ApiPath<Uuid>,
     OptionalJson(input): OptionalJson<WorkIn>,
 ) -> ApiResult<(StatusCode, Json<TransitionOut>)> {
-    let (priority, reason) = work_options(input)?;
-    let out = run_transition(
-        &state,
-        &viewer,
-        id,
-        StoryStatus::Rendering,
-        reason,
-        priority,
-    )
-    .await?;
+    let to = StoryStatus::Rendering;
+    let transition = Transition {
+        to,
+        work: input.try_into()?,
+    };
+    let out = run_transition(&state, &viewer, id, transition).await?;
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 

@@ -1,12 +1,12 @@
 //! Previews and renders as flows: an assembly job that waits for one scene job per
 //! scene, and the retry of one that failed, which keeps what already succeeded.
 
-use crate::domain::ErrorCode;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::{StoreError, StoreResult};
 use crate::db::entities::{job, scene, story};
+use crate::domain::ErrorCode;
 use crate::domain::{JobKind, JobParameters, JobStatus, RenderQuality};
 use crate::store::{NewJob, WorkOptions, enqueue_flow};
 

@@ -1,6 +1,5 @@
 //! Jobs: listing, cancel, retry and statistics.
 
-use crate::domain::ErrorCode;
 use chrono::Utc;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -12,6 +11,7 @@ use super::assembly;
 use super::transitions::{self, ACTIVE, TransitionBy, cancel_where};
 use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write};
 use crate::db::entities::{job, story};
+use crate::domain::ErrorCode;
 use crate::domain::{Actor, JobKind, JobStatus, Priority, RetryPolicy, StoryStatus};
 use crate::store::{NewJob, WorkOptions, enqueue_job};
 

@@ -24,12 +24,12 @@ pub mod worker_writes;
 
 pub use enqueue::{NewJob, WorkOptions, enqueue_flow, enqueue_job};
 
-use crate::domain::ErrorCode;
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, Select,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
+use crate::domain::ErrorCode;
 use crate::domain::{StoryStatus, TransitionError};
 
 /// Who is asking: the bearer token's subject, and whether it is an admin.

@@ -3,7 +3,6 @@
 //! Positions are 1-based and dense per story (`1..=n`), and unique by constraint.
 //! Every change that touches positions runs in one transaction and leaves them dense.
 
-use crate::domain::ErrorCode;
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
@@ -17,8 +16,9 @@ use uuid::Uuid;
 use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write, transitions};
 use crate::db::entities::{job, scene, story};
 use crate::db::{Money, is_unique_violation};
+use crate::domain::ErrorCode;
 use crate::domain::{
-    JobKind, JobStatus, RenderQuality, SceneDuration, ScenePrompt, SceneStatus, StoryDuration,
+    CameraMotion, JobKind, JobStatus, RenderQuality, SceneDuration, SceneStatus, StoryDuration,
     StoryStatus,
 };
 use crate::store::{NewJob, WorkOptions, enqueue_job};
@@ -29,7 +29,17 @@ pub struct NewScene {
     /// Where to put it; `None` appends.
     pub position: Option<u32>,
     pub duration: SceneDuration,
-    pub prompt: ScenePrompt,
+    pub prompt: NewPrompt,
+}
+
+/// A new scene's prompt; without a style of its own it takes the story's.
+#[derive(Debug, Clone)]
+pub struct NewPrompt {
+    pub text: String,
+    pub negative_prompt: String,
+    pub style: Option<String>,
+    pub camera_motion: CameraMotion,
+    pub seed: u32,
 }
 
 /// The most scenes one story may hold.
@@ -99,7 +109,7 @@ pub async fn bulk_create(
             duration_seconds: Set(scene.duration.seconds() as i32),
             prompt_text: Set(scene.prompt.text),
             negative_prompt: Set(scene.prompt.negative_prompt),
-            prompt_style: Set(scene.prompt.style),
+            prompt_style: Set(scene.prompt.style.unwrap_or_else(|| story.style.clone())),
             camera_motion: Set(scene.prompt.camera_motion),
             seed: Set(i64::from(scene.prompt.seed)),
             status: Set(SceneStatus::Pending),
@@ -413,16 +423,15 @@ pub async fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::CameraMotion;
 
     fn new(position: Option<u32>) -> NewScene {
         NewScene {
             position,
             duration: SceneDuration::new(5).unwrap(),
-            prompt: ScenePrompt {
+            prompt: NewPrompt {
                 text: "x".into(),
                 negative_prompt: String::new(),
-                style: String::new(),
+                style: None,
                 camera_motion: CameraMotion::Static,
                 seed: 0,
             },

@@ -1,7 +1,6 @@
 //! Stories: create, read, edit, and ask to move through the state machine (the
 //! moves themselves are the transition engine's, in `transitions`).
 
-use crate::domain::ErrorCode;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -14,6 +13,7 @@ use super::transitions::{TransitionBy, get_for_update, transition_in};
 use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write};
 use crate::db::Money;
 use crate::db::entities::{story, transition};
+use crate::domain::ErrorCode;
 use crate::domain::{Actor, AspectRatio, Provider, ProviderRole, StoryDuration, StoryStatus};
 use crate::store::WorkOptions;
 
@@ -25,8 +25,18 @@ pub struct NewStory {
     pub style: String,
     pub duration: StoryDuration,
     pub aspect_ratio: AspectRatio,
-    pub image_provider: Provider,
-    pub video_provider: Provider,
+    /// `None`: the deployment's default.
+    pub image_provider: Option<Provider>,
+    /// `None`: the deployment's default.
+    pub video_provider: Option<Provider>,
+}
+
+/// The providers of a story that names none (`DEFAULT_IMAGE_PROVIDER`,
+/// `DEFAULT_VIDEO_PROVIDER`).
+#[derive(Debug, Clone, Copy)]
+pub struct DefaultProviders {
+    pub image: Provider,
+    pub video: Provider,
 }
 
 /// Fields to change; `None` leaves a field as it is.
@@ -70,8 +80,11 @@ pub async fn create(
     db: &DatabaseConnection,
     viewer: &Viewer,
     new: NewStory,
+    defaults: DefaultProviders,
 ) -> StoreResult<story::Model> {
-    check_providers(new.image_provider, new.video_provider)?;
+    let image_provider = new.image_provider.unwrap_or(defaults.image);
+    let video_provider = new.video_provider.unwrap_or(defaults.video);
+    check_providers(image_provider, video_provider)?;
     let now = Utc::now();
     let model = story::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -82,8 +95,8 @@ pub async fn create(
         duration_seconds: Set(new.duration.seconds() as i32),
         aspect_ratio: Set(new.aspect_ratio),
         status: Set(StoryStatus::Draft),
-        image_provider: Set(new.image_provider),
-        video_provider: Set(new.video_provider),
+        image_provider: Set(image_provider),
+        video_provider: Set(video_provider),
         estimated_cost: Set(None),
         cost_estimate: Set(None),
         actual_cost: Set(Money::ZERO),

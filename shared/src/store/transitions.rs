@@ -8,7 +8,6 @@
 //! (`stories`, `jobs`, `deliveries`, `worker_writes`) call it; it calls only
 //! `assembly` and `enqueue`.
 
-use crate::domain::ErrorCode;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
@@ -18,6 +17,7 @@ use super::assembly::{enqueue_assembly, last_assembly};
 use super::{StoreError, StoreResult, Viewer};
 use crate::db::Money;
 use crate::db::entities::{job, outbox, story, transition};
+use crate::domain::ErrorCode;
 use crate::domain::{Actor, JobKind, JobStatus, StoryFacts, StoryStatus, check_transition};
 use crate::store::{NewJob, WorkOptions, enqueue_job};
 

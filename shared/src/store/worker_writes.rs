@@ -7,7 +7,6 @@
 //! is `running` under the run that writes them: a cancel that lands mid-run wins, and
 //! a run that lost its job to a re-delivery writes nothing.
 
-use crate::domain::ErrorCode;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
@@ -22,6 +21,7 @@ use super::transitions::{self, StoryChange, TransitionBy, WORKER_ACTOR};
 use super::{StoreError, StoreResult, begin_write};
 use crate::db::Money;
 use crate::db::entities::{job, scene, story};
+use crate::domain::ErrorCode;
 use crate::domain::{
     Actor, JobKind, JobParameters, JobStatus, Provider, RenderQuality, SceneStatus, StoryStatus,
 };

@@ -1,4 +1,6 @@
-//! Collecting field errors, so a client learns about every bad field at once.
+//! Request bodies as clients send them, and their conversion into domain values
+//! (`TryFrom<…In>`), collecting field errors so a client learns about every bad field
+//! at once.
 //!
 //! A body is parsed in two steps. Its shape — JSON, an object, no unknown or missing
 //! fields, each value of the right JSON type — is checked while it is read, and the
@@ -7,10 +9,31 @@
 //! checks, and the fields read as [`Checked`], whose type refuses the value (a
 //! choice that does not exist, a priority out of range).
 
-use ai_video_shared::domain::Invalid;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer, Error as _};
 
-use crate::error::ApiError;
+use crate::domain::Invalid;
+
+mod admin;
+mod scene;
+mod story;
+
+pub use admin::{ProviderPatchIn, QuotaPatchIn};
+pub use scene::{
+    BulkCreate, BulkCreateIn, GenerateScene, GenerateSceneIn, PositionIn, PromptIn, ReorderIn,
+    SceneIn,
+};
+pub use story::{StoryIn, StoryPatchIn, Transition, TransitionIn, Work, WorkIn};
+
+/// Every field a body got wrong, each with why (a 422 `validation_error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join(" "))]
+pub struct Refusal(pub Vec<(String, String)>);
+
+impl Refusal {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(vec![(field.into(), message.into())])
+    }
+}
 
 /// A body field whose domain type refuses some values of the right JSON type:
 /// the refusal is kept, for [`FieldErrors::take`] to list with the others, instead
@@ -83,11 +106,11 @@ impl FieldErrors {
         }
     }
 
-    pub fn finish(self) -> Result<(), ApiError> {
+    pub fn finish(self) -> Result<(), Refusal> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::fields(self.0))
+            Err(Refusal(self.0))
         }
     }
 }
