@@ -198,3 +198,63 @@ async fn scenes_never_add_up_to_more_than_the_story_cap() {
         .await
         .assert_problem(409, "too_much_video");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_scene_made_on_its_own_counts_against_the_budget() {
+    let app = TestApp::spawn().await;
+    let alice = app.tokens.user("alice");
+    let admin = app.tokens.admin("ops");
+    let (first, second) = two_priced_stories(&app, &alice).await;
+    app.patch("quotas/alice/", &admin, json!({"monthly_budget": "0.50"}))
+        .await
+        .assert_status(200);
+    app.post(
+        &format!("stories/{first}/generate_preview/"),
+        &alice,
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    let scenes = app.get(&format!("scenes/?story={second}"), &alice).await;
+    let scene = scenes.body["results"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // One 2 s scene of four seconds, in final quality: a keyframe ($0.05) and half
+    // of the $0.40 final video, $0.25 — past the $0.20 left.
+    let refused = app
+        .post(
+            &format!("scenes/{scene}/generate/"),
+            &alice,
+            json!({"quality": "final"}),
+        )
+        .await;
+    refused.assert_problem(402, "budget_exceeded");
+    assert_eq!(
+        refused.body["amounts"]["requested"], "0.2500",
+        "{}",
+        refused.text
+    );
+    let queued = |jobs: Vec<Value>| {
+        jobs.iter()
+            .filter(|j| j["kind"] == "generate_scene")
+            .count()
+    };
+    assert_eq!(
+        queued(app.jobs_of(&alice, &second).await),
+        0,
+        "nothing queued"
+    );
+
+    // In preview quality it is $0.15, which fits, and is committed until it is done.
+    let job = app
+        .post(&format!("scenes/{scene}/generate/"), &alice, json!({}))
+        .await;
+    job.assert_status(202);
+    assert_eq!(job.body["parameters"]["estimate"], "0.1500", "{}", job.text);
+    let me = app.get("quotas/me/", &alice).await;
+    assert_eq!(me.body["committed"], "0.4500", "{}", me.text);
+    assert_eq!(me.body["rendering"], 1, "a scene is not a story rendering");
+    assert_eq!(queued(app.jobs_of(&alice, &second).await), 1);
+}

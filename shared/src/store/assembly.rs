@@ -61,16 +61,11 @@ pub(crate) async fn enqueue_assembly<C: ConnectionTrait>(
         Some(old) => Earlier::of(db, old).await?,
         None => Earlier::default(),
     };
-    let (estimate, video_seconds) = match work.quotas {
-        Some(defaults) => {
-            let (asked, seconds) = super::quotas::check_assembly(db, story, kind, defaults).await?;
-            (Some(asked), Some(seconds))
-        }
-        None => (
-            Some(super::quotas::ask(story, kind)),
-            Some(story.duration_seconds.max(0) as u32),
-        ),
-    };
+    let ask = super::quotas::ask(story, kind);
+    if let Some(defaults) = work.quotas {
+        super::quotas::check(db, story, ask, defaults).await?;
+    }
+    let (estimate, video_seconds) = (Some(ask.amount), Some(ask.seconds));
     let priority = work.priority.unwrap_or(kind.default_priority());
     let parameters = JobParameters {
         quality: Some(quality),

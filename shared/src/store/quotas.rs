@@ -17,8 +17,8 @@ use serde::Serialize;
 use super::transitions::ACTIVE;
 use super::{StoreError, StoreResult};
 use crate::db::Money;
-use crate::db::entities::{job, story, user_quota};
-use crate::domain::{CostEstimate, JobKind, JobParameters, JobStatus, QuotaLimits};
+use crate::db::entities::{job, scene, story, user_quota};
+use crate::domain::{CostEstimate, JobKind, JobParameters, JobStatus, QuotaLimits, RenderQuality};
 
 /// One user's limits and how much of them is used.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -104,12 +104,17 @@ pub async fn usage<C: ConnectionTrait>(
         .all(db)
         .await?;
     let spent: Decimal = costs.into_iter().flatten().map(|m| m.0).sum();
-    // Previews and renders asked for today, and unfinished ones of any day.
+    // Previews, renders and scenes made on their own asked for today, and unfinished
+    // ones of any day.
     let today = day_start(now);
-    let assemblies = job::Entity::find()
+    let asked = job::Entity::find()
         .filter(job::Column::OwnerId.eq(user))
         .filter(job::Column::ParentId.is_null())
-        .filter(job::Column::Kind.is_in([JobKind::GeneratePreview, JobKind::RenderFinal]))
+        .filter(job::Column::Kind.is_in([
+            JobKind::GeneratePreview,
+            JobKind::RenderFinal,
+            JobKind::GenerateScene,
+        ]))
         .filter(
             Condition::any()
                 .add(job::Column::CreatedAt.gte(today))
@@ -120,11 +125,13 @@ pub async fn usage<C: ConnectionTrait>(
     let mut committed = Decimal::ZERO;
     let mut rendering = 0;
     let mut seconds_today = 0;
-    for a in &assemblies {
+    for a in &asked {
         let params = JobParameters::parse(&a.parameters).unwrap_or_default();
         if ACTIVE.contains(&a.status) {
             committed += params.estimate.unwrap_or_default();
-            rendering += 1;
+            if a.kind != JobKind::GenerateScene {
+                rendering += 1;
+            }
         }
         if a.created_at >= today && a.status != JobStatus::Cancelled {
             seconds_today += params.video_seconds.unwrap_or(0);
@@ -142,28 +149,79 @@ pub async fn usage<C: ConnectionTrait>(
     })
 }
 
-/// What a preview or render of `story` is expected to cost: its keyframes and its
-/// clips at the quality asked for (the estimate stored when the story was planned).
-pub fn ask(story: &story::Model, kind: JobKind) -> Decimal {
-    let estimate = story
+/// Work asked for: what it is, what it is expected to cost and the seconds of video
+/// it makes.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask {
+    pub kind: JobKind,
+    pub amount: Decimal,
+    pub seconds: u32,
+}
+
+fn stored_estimate(story: &story::Model) -> Option<CostEstimate> {
+    story
         .cost_estimate
         .clone()
-        .and_then(|v| serde_json::from_value::<CostEstimate>(v).ok());
-    match (estimate, kind) {
+        .and_then(|v| serde_json::from_value::<CostEstimate>(v).ok())
+}
+
+/// A preview or render of `story`: its keyframes and its clips at the quality asked
+/// for (the estimate stored when the story was planned).
+pub fn ask(story: &story::Model, kind: JobKind) -> Ask {
+    let amount = match (stored_estimate(story), kind) {
         (Some(e), JobKind::RenderFinal) => e.images + e.video,
         (Some(e), _) => e.images + e.preview,
         (None, _) => Decimal::ZERO,
+    };
+    Ask {
+        kind,
+        amount: amount.round_dp(CostEstimate::SCALE),
+        seconds: story.duration_seconds.max(0) as u32,
     }
 }
 
-/// Refuses a preview or render of `story` that would take its owner past a limit;
-/// answers what it is expected to cost and the seconds of video it asks for.
-pub async fn check_assembly<C: ConnectionTrait>(
+/// One scene of `story` made again on its own: its share of the stored estimate (one
+/// keyframe, and its seconds of the preview or final video).
+pub async fn ask_scene<C: ConnectionTrait>(
     db: &C,
     story: &story::Model,
-    kind: JobKind,
+    scene_seconds: u32,
+    quality: RenderQuality,
+) -> StoreResult<Ask> {
+    let durations: Vec<i32> = scene::Entity::find()
+        .select_only()
+        .column(scene::Column::DurationSeconds)
+        .filter(scene::Column::StoryId.eq(story.id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let count = Decimal::from(durations.len().max(1));
+    let total = Decimal::from(durations.iter().map(|d| i64::from(*d)).sum::<i64>().max(1));
+    let amount = match stored_estimate(story) {
+        Some(e) => {
+            let video = match quality {
+                RenderQuality::Final => e.video,
+                RenderQuality::Preview => e.preview,
+            };
+            e.images / count + video * Decimal::from(scene_seconds) / total
+        }
+        None => Decimal::ZERO,
+    };
+    Ok(Ask {
+        kind: JobKind::GenerateScene,
+        amount: amount.round_dp(CostEstimate::SCALE),
+        seconds: scene_seconds,
+    })
+}
+
+/// Refuses work on `story` that would take its owner past a limit: the budget and the
+/// seconds a day for any work, the previews and renders at once for those.
+pub async fn check<C: ConnectionTrait>(
+    db: &C,
+    story: &story::Model,
+    ask: Ask,
     defaults: QuotaLimits,
-) -> StoreResult<(Decimal, u32)> {
+) -> StoreResult<()> {
     let user = story.owner_id.as_str();
     if db.get_database_backend() == DatabaseBackend::Postgres {
         // One check at a time per user, across every replica; released at commit.
@@ -176,8 +234,11 @@ pub async fn check_assembly<C: ConnectionTrait>(
     }
     let limits = limits_for(db, user, defaults).await?;
     let used = usage(db, user, limits).await?;
-    let asked = ask(story, kind).round_dp(CostEstimate::SCALE);
-    let seconds = story.duration_seconds.max(0) as u32;
+    let Ask {
+        kind,
+        amount: asked,
+        seconds,
+    } = ask;
     let total = used.spent_this_month + used.committed + asked;
     if total > limits.monthly_budget {
         return Err(StoreError::OverBudget {
@@ -191,7 +252,7 @@ pub async fn check_assembly<C: ConnectionTrait>(
             asked,
         });
     }
-    if used.rendering >= limits.max_rendering {
+    if kind != JobKind::GenerateScene && used.rendering >= limits.max_rendering {
         return Err(StoreError::OverQuota {
             message: format!(
                 "{} previews or renders are already queued or running; at most {} at once",
@@ -212,7 +273,7 @@ pub async fn check_assembly<C: ConnectionTrait>(
             retry_after_secs: (tomorrow - now).num_seconds().max(1) as u64,
         });
     }
-    Ok((asked, seconds))
+    Ok(())
 }
 
 /// Applies an admin's change to `user`'s limits.

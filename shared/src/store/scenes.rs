@@ -16,10 +16,9 @@ use uuid::Uuid;
 use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write, transitions};
 use crate::db::entities::{job, scene, story};
 use crate::db::{Money, is_unique_violation};
-use crate::domain::ErrorCode;
 use crate::domain::{
-    CameraMotion, JobKind, JobStatus, RenderQuality, SceneDuration, SceneStatus, StoryDuration,
-    StoryStatus,
+    CameraMotion, ErrorCode, JobKind, JobParameters, JobStatus, RenderQuality, SceneDuration,
+    SceneStatus, StoryDuration, StoryStatus,
 };
 use crate::store::{NewJob, WorkOptions, enqueue_job};
 
@@ -403,10 +402,21 @@ pub async fn generate(
     let (scene, story) = get(&txn, viewer, scene_id).await?;
     let story = transitions::get_for_update(&txn, viewer, story.id).await?;
     check_can_generate(&txn, &story, scene.id).await?;
+    let seconds = scene.duration_seconds.max(0) as u32;
+    let ask = super::quotas::ask_scene(&txn, &story, seconds, quality).await?;
+    if let Some(defaults) = work.quotas {
+        super::quotas::check(&txn, &story, ask, defaults).await?;
+    }
     let kind = JobKind::GenerateScene;
+    let parameters = JobParameters {
+        quality: Some(quality),
+        estimate: Some(ask.amount),
+        video_seconds: Some(ask.seconds),
+        ..Default::default()
+    };
     let new = NewJob {
         scene_id: Some(scene.id),
-        parameters: serde_json::json!({ "quality": quality.as_str() }),
+        parameters: parameters.to_json(),
         ..NewJob::new(
             story.id,
             &story.owner_id,
