@@ -73,6 +73,8 @@ struct Case {
     owner_status: u16,
     /// Whether the endpoint names one of alice's objects (others get 404).
     owned: bool,
+    /// Admins only: every user, the owner too, gets 403 `permission_denied`.
+    admin_only: bool,
 }
 
 fn cases(f: &Fixture) -> Vec<Case> {
@@ -83,8 +85,30 @@ fn cases(f: &Fixture) -> Vec<Case> {
             body,
             owner_status,
             owned,
+            admin_only: false,
         };
+    let admin = |method: Method, path: &str, body: Option<Value>| Case {
+        method,
+        path: path.into(),
+        body,
+        owner_status: 200,
+        owned: false,
+        admin_only: true,
+    };
     vec![
+        admin(Method::GET, "providers/", None),
+        admin(Method::GET, "providers/local/", None),
+        admin(
+            Method::PATCH,
+            "providers/local/",
+            Some(json!({"rate_limit_per_minute": 100})),
+        ),
+        admin(Method::GET, "quotas/alice/", None),
+        admin(
+            Method::PATCH,
+            "quotas/alice/",
+            Some(json!({"max_rendering": 5})),
+        ),
         c(Method::GET, "stories/".into(), None, 200, false),
         c(Method::GET, "quotas/me/".into(), None, 200, false),
         c(
@@ -226,6 +250,9 @@ async fn every_endpoint_for_every_caller() {
             let what = format!("{caller:?} {} {}", case.method, case.path);
             assert!(r.status < 500, "{what}: {}", r.text);
             match caller {
+                Caller::Owner | Caller::Other if case.admin_only => {
+                    r.assert_problem(403, "permission_denied");
+                }
                 Caller::Owner | Caller::Admin => {
                     assert_eq!(r.status, case.owner_status, "{what}: {}", r.text)
                 }

@@ -68,6 +68,31 @@ async fn swagger_ui_lists_every_endpoint() {
         );
     }
     assert!(doc["paths"]["/healthz"]["get"].is_object());
+    // The edge: every POST a user makes takes an Idempotency-Key, every operation but
+    // the probes may be throttled.
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let probe = path == "/healthz" || path == "/readyz";
+            assert_eq!(
+                op["responses"].get("429").is_some(),
+                !probe,
+                "{method} {path}: 429 throttled"
+            );
+            let public = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+            let keyed = op["parameters"].as_array().is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
+            });
+            assert_eq!(
+                keyed,
+                method == "post" && !public,
+                "{method} {path}: Idempotency-Key"
+            );
+        }
+    }
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"

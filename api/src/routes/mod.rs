@@ -90,10 +90,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(providers::router())
         .merge(quotas::router())
         .merge(webhooks::router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(PREFIX, resources)
         .merge(health::router())
-        .split_for_parts()
+        .split_for_parts();
+    problems::document_edge(&mut openapi);
+    (routes, openapi)
 }
 
 /// The whole application router, with state applied.

@@ -78,7 +78,14 @@ pub struct PaymentRequired(Problem);
 /// Over a quota (`quota_exceeded`) or a request rate limit (`throttled`);
 /// `Retry-After` says when to come back.
 #[derive(ToResponse)]
-#[response(content_type = "application/problem+json")]
+#[response(
+    content_type = "application/problem+json",
+    headers(
+        ("Retry-After" = u32, description = "Seconds until the request may succeed"),
+        ("RateLimit" = String, description = "For `throttled`: the limit that was hit, e.g. `\"user\";r=0;t=12` (draft-ietf-httpapi-ratelimit-headers)"),
+        ("RateLimit-Policy" = String, description = "For `throttled`: the policies, e.g. `\"user\";q=600;w=60`")
+    )
+)]
 #[expect(dead_code, reason = "documentation only")]
 pub struct TooManyRequests(Problem);
 
@@ -124,4 +131,68 @@ problems! {
     State => [409: Conflict];
     /// Work that spends money: the owner's budget and quotas.
     Spend => [402: PaymentRequired, 429: TooManyRequests];
+}
+
+/// What every operation can meet at the edge, added once the routes are known: a
+/// request rate limit (429 `throttled`) on all but the probes, and on the POSTs a
+/// user makes the `Idempotency-Key` header with its answers (409 while the first
+/// request runs, 422 when the key was used for another request).
+pub fn document_edge(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{Required, path::Operation};
+
+    fn respond(op: &mut Operation, status: &str, name: &str) {
+        op.responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| Ref::from_response_name(name).into());
+    }
+    let key = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "A key of your choosing (a UUID): a POST sent again with the same key and \
+             request within 24 h replays the first answer (docs/api.md). The quoted form \
+             `\"key\"` is accepted too.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!#-~][!-~]*$")),
+        ))
+        .build();
+    let too_many = <TooManyRequests as ToResponse>::response().0;
+    let conflict = <Conflict as ToResponse>::response().0;
+    let unprocessable = <UnprocessableEntity as ToResponse>::response().0;
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let probe = matches!(path.as_str(), "/healthz" | "/readyz");
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for (i, op) in ops.into_iter().enumerate() {
+            let Some(op) = op else { continue };
+            if !probe {
+                respond(op, "429", too_many);
+            }
+            let public = op
+                .security
+                .as_ref()
+                .is_some_and(|s| s.iter().all(|r| *r == Default::default()));
+            if i == 1 && !public {
+                op.parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(key.clone().into());
+                respond(op, "409", conflict);
+                respond(op, "422", unprocessable);
+            }
+        }
+    }
 }
