@@ -135,12 +135,12 @@ problems! {
 
 /// What every operation can meet at the edge, added once the routes are known: a
 /// request rate limit (429 `throttled`) on all but the probes, and on the POSTs a
-/// user makes the `Idempotency-Key` header with its answers (409 while the first
-/// request runs, 422 when the key was used for another request).
+/// user makes the answers of an `Idempotency-Key` (409 while the first request runs,
+/// 422 when the key was used for another request). The header itself is described in
+/// docs/api.md rather than declared as a parameter: a generated client that filled it
+/// with one value for every call would have its calls refused as reuses.
 pub fn document_edge(openapi: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    use utoipa::openapi::{Required, path::Operation};
+    use utoipa::openapi::path::Operation;
 
     fn respond(op: &mut Operation, status: &str, name: &str) {
         op.responses
@@ -148,23 +148,6 @@ pub fn document_edge(openapi: &mut utoipa::openapi::OpenApi) {
             .entry(status.to_owned())
             .or_insert_with(|| Ref::from_response_name(name).into());
     }
-    let key = ParameterBuilder::new()
-        .name("Idempotency-Key")
-        .parameter_in(ParameterIn::Header)
-        .required(Required::False)
-        .description(Some(
-            "A key of your choosing (a UUID): a POST sent again with the same key and \
-             request within 24 h replays the first answer (docs/api.md). The quoted form \
-             `\"key\"` is accepted too.",
-        ))
-        .schema(Some(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .min_length(Some(1))
-                .max_length(Some(255))
-                .pattern(Some("^[!#-~][!-~]*$")),
-        ))
-        .build();
     let too_many = <TooManyRequests as ToResponse>::response().0;
     let conflict = <Conflict as ToResponse>::response().0;
     let unprocessable = <UnprocessableEntity as ToResponse>::response().0;
@@ -187,9 +170,6 @@ pub fn document_edge(openapi: &mut utoipa::openapi::OpenApi) {
                 .as_ref()
                 .is_some_and(|s| s.iter().all(|r| *r == Default::default()));
             if i == 1 && !public {
-                op.parameters
-                    .get_or_insert_with(Vec::new)
-                    .push(key.clone().into());
                 respond(op, "409", conflict);
                 respond(op, "422", unprocessable);
             }
