@@ -24,6 +24,7 @@ trap 'exit 130' INT TERM
 
 need redis-server redis-server
 need ffmpeg ffmpeg
+need espeak-ng espeak-ng
 need node nodejs
 need npm npm
 need wrk wrk

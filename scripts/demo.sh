@@ -21,6 +21,7 @@ source scripts/lib/common.sh
 
 need redis-server redis-server
 need ffmpeg ffmpeg
+need espeak-ng espeak-ng
 need ffprobe ffmpeg
 need curl curl
 need jq jq

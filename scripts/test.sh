@@ -31,6 +31,7 @@ trap 'exit 130' INT TERM
 
 need redis-server redis-server
 need ffmpeg ffmpeg
+need espeak-ng espeak-ng
 need ffprobe ffmpeg
 need node nodejs
 need npm npm

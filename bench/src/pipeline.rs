@@ -13,7 +13,7 @@ use ai_video_shared::config::{DatabaseConfig, QueueConfig, RedisConfig, Secret};
 use ai_video_shared::db::Money;
 use ai_video_shared::db::entities::{scene, story};
 use ai_video_shared::domain::{
-    AspectRatio, CameraMotion, Provider, RetryPolicy, SceneStatus, StoryStatus,
+    AspectRatio, CameraMotion, Language, Provider, RetryPolicy, SceneStatus, StoryStatus,
 };
 use ai_video_shared::storage::{StorageBackend, StorageConfig};
 use anyhow::Context;
@@ -166,6 +166,7 @@ pub async fn seed(
             status: Set(StoryStatus::Draft),
             image_provider: Set(Provider::Local),
             video_provider: Set(Provider::Local),
+            language: Set(Language::English),
             estimated_cost: Set(None),
             cost_estimate: Set(None),
             actual_cost: Set(Money::ZERO),
@@ -187,6 +188,7 @@ pub async fn seed(
             prompt_style: Set("cinematic".into()),
             camera_motion: Set(CameraMotion::Static),
             seed: Set(1),
+            narration: Set("A quiet harbour at dawn.".into()),
             status: Set(SceneStatus::Pending),
             image_key: Set(None),
             clip_key: Set(None),

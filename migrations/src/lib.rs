@@ -15,6 +15,7 @@ mod m20261203_000001_job_runs;
 mod m20261203_000002_idempotency_keys;
 mod m20261203_000003_user_quotas;
 mod m20261203_000004_job_statistics;
+mod m20261203_000005_narration;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_idempotency_keys::Migration),
             Box::new(m20261203_000003_user_quotas::Migration),
             Box::new(m20261203_000004_job_statistics::Migration),
+            Box::new(m20261203_000005_narration::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@
 pub mod api_process;
 mod databases;
 pub mod fakes;
+pub mod files;
 pub mod http;
 pub mod node;
 pub mod postgres_server;

@@ -4,56 +4,12 @@
 
 use std::time::Duration;
 
+use ai_video_tests::files::{download, duration, probe};
 use ai_video_tests::worker::WorkerTweaks;
 use ai_video_tests::{Backend, Media, Options, TempDir, TestApp};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(120);
-
-/// Downloads a media URL from the API (following the redirect to S3) into `dir`.
-async fn download(app: &TestApp, url: &str, dir: &TempDir, name: &str) -> std::path::PathBuf {
-    let full = if url.starts_with('/') {
-        app.url(url)
-    } else {
-        url.to_string()
-    };
-    let r = app.client.get(&full).send().await.unwrap();
-    assert_eq!(r.status(), 200, "{full}");
-    let bytes = r.bytes().await.unwrap();
-    let path = dir.path.join(name);
-    std::fs::write(&path, &bytes).unwrap();
-    path
-}
-
-/// ffprobe's view of a video file.
-fn probe(path: &std::path::Path) -> Value {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration:stream=codec_name,width,height,pix_fmt",
-            "-of",
-            "json",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn duration(probe: &Value) -> f64 {
-    probe["format"]["duration"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 async fn whole_workflow(app: TestApp) {
     let worker = app.start_worker(WorkerTweaks::default()).await;

@@ -85,6 +85,10 @@ impl WorkerConfig {
                     .var("FFPROBE_BIN")
                     .unwrap_or_else(|| "ffprobe".into())
                     .into(),
+                espeak: env
+                    .var("ESPEAK_BIN")
+                    .unwrap_or_else(|| "espeak-ng".into())
+                    .into(),
             },
             render: RenderSettings {
                 preview_long_side: parse_or(env, "PREVIEW_LONG_SIDE", 640)?,

@@ -50,6 +50,8 @@ pub struct SceneOut {
     pub position: i32,
     pub duration_seconds: i32,
     pub prompt: PromptOut,
+    /// What the narrator says over the scene; empty for silence.
+    pub narration: String,
     pub status: SceneStatus,
     pub image_url: Option<String>,
     pub clip_url: Option<String>,
@@ -80,6 +82,7 @@ impl SceneOut {
             story: m.story_id,
             position: m.position,
             duration_seconds: m.duration_seconds,
+            narration: m.narration,
             status: m.status,
             provider: m.provider,
             generation_time: m.generation_time_ms.map(|ms| ms as f64 / 1000.0),

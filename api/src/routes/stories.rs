@@ -3,9 +3,10 @@
 
 use ai_video_shared::db::entities::{story, transition};
 use ai_video_shared::domain::{
-    Actor, AspectRatio, CostEstimate, Provider, StoryStatus, legal_targets,
+    Actor, AspectRatio, CostEstimate, Language, Provider, RenderQuality, StoryStatus, legal_targets,
 };
 use ai_video_shared::input::{StoryIn, StoryPatchIn, Transition, TransitionIn, WorkIn};
+use ai_video_shared::storage;
 use ai_video_shared::store::stories::{self, NewStory, StoryFilter, StoryPatch, TransitionOutcome};
 use axum::Json;
 use axum::extract::State;
@@ -47,6 +48,8 @@ pub struct StoryOut {
     pub style: String,
     pub duration_seconds: i32,
     pub aspect_ratio: AspectRatio,
+    /// The language the narrator speaks.
+    pub language: Language,
     pub status: StoryStatus,
     /// Where the owner may move the story from here.
     pub legal_transitions: Vec<StoryStatus>,
@@ -61,6 +64,10 @@ pub struct StoryOut {
     pub actual_cost: Decimal,
     pub preview_url: Option<String>,
     pub final_url: Option<String>,
+    /// The narration's captions of the preview, once it is ready.
+    pub preview_captions: Option<CaptionsOut>,
+    /// The narration's captions of the final video, once it is ready.
+    pub final_captions: Option<CaptionsOut>,
     pub last_error: Option<String>,
     /// Increases with every change; send it back in a PATCH to refuse lost updates.
     pub version: i32,
@@ -68,9 +75,36 @@ pub struct StoryOut {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Captions beside a video, one cue per narration sentence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaptionsOut {
+    /// WebVTT (`<track>` in a browser).
+    pub vtt: String,
+    /// SubRip.
+    pub srt: String,
+}
+
+impl CaptionsOut {
+    fn of(state: &AppState, story: Uuid, quality: RenderQuality) -> Self {
+        let link = |ext| state.media_url(&storage::keys::captions(story, quality, ext));
+        Self {
+            vtt: link("vtt"),
+            srt: link("srt"),
+        }
+    }
+}
+
 impl StoryOut {
     pub fn from_model(m: story::Model, state: &AppState) -> Self {
         Self {
+            preview_captions: m
+                .preview_key
+                .as_ref()
+                .map(|_| CaptionsOut::of(state, m.id, RenderQuality::Preview)),
+            final_captions: m
+                .final_key
+                .as_ref()
+                .map(|_| CaptionsOut::of(state, m.id, RenderQuality::Final)),
             legal_transitions: legal_targets(m.status, Actor::Owner, m.facts()),
             preview_url: m.preview_key.as_deref().map(|k| state.media_url(k)),
             final_url: m.final_key.as_deref().map(|k| state.media_url(k)),
@@ -82,6 +116,7 @@ impl StoryOut {
             style: m.style,
             duration_seconds: m.duration_seconds,
             aspect_ratio: m.aspect_ratio,
+            language: m.language,
             status: m.status,
             image_provider: m.image_provider,
             video_provider: m.video_provider,

@@ -6,7 +6,7 @@ use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AspectRatio, CameraMotion, JobKind, JobStatus, Provider, SceneStatus, StoryStatus,
+    AspectRatio, CameraMotion, JobKind, JobStatus, Language, Provider, SceneStatus, StoryStatus,
 };
 
 /// Stores a domain enum as its wire name in a string column.
@@ -67,6 +67,7 @@ macro_rules! string_column {
 string_column!(
     StoryStatus,
     AspectRatio,
+    Language,
     SceneStatus,
     CameraMotion,
     JobKind,

@@ -4,6 +4,7 @@
 mod cost;
 mod error_code;
 mod job;
+mod narration;
 mod planning;
 mod provider;
 mod quota;
@@ -15,6 +16,9 @@ mod story;
 pub use cost::{CostEstimate, ProviderRates};
 pub use error_code::ErrorCode;
 pub use job::{JobKind, JobParameters, JobStatus, Priority, RenderQuality, RetryPolicy};
+pub use narration::{
+    Cue, Language, NARRATION_MAX_CHARS, check_narration, cues, sentences, subrip, webvtt,
+};
 pub use planning::{PlannedScene, SCENE_SECONDS, plan_scenes};
 pub use provider::{Provider, ProviderRole};
 pub use quota::QuotaLimits;

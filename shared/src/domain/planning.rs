@@ -18,6 +18,9 @@ pub struct PlannedScene {
     pub position: u32,
     pub duration: SceneDuration,
     pub prompt: ScenePrompt,
+    /// What the narrator says: the scene's sentences, each said once (a sentence
+    /// shared by several scenes is said over the first of them).
+    pub narration: String,
 }
 
 /// Plans scenes for a story of `duration` from its title and synopsis.
@@ -42,7 +45,9 @@ pub fn plan_scenes(
         .map(|i| {
             let seconds = base + u32::from(i < extra);
             let text = scene_text(&sentences, i as usize, count as usize);
+            let narration = scene_narration(&sentences, i as usize, count as usize);
             PlannedScene {
+                narration,
                 position: i + 1,
                 // At most 13 s for stories of 7 s or more, the story's own length
                 // below that: always inside SceneDuration's range.
@@ -77,25 +82,25 @@ fn scene_text(sentences: &[String], i: usize, count: usize) -> String {
     text.chars().take(ScenePrompt::MAX_TEXT_CHARS).collect()
 }
 
-fn sentences(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for c in text.chars() {
-        current.push(c);
-        if matches!(c, '.' | '!' | '?' | '。' | '！' | '？' | '\n') {
-            push_sentence(&mut out, &mut current);
-        }
-    }
-    push_sentence(&mut out, &mut current);
-    out
+/// The sentences scene `i` of `count` says, within the narration limit.
+fn scene_narration(sentences: &[String], i: usize, count: usize) -> String {
+    let n = sentences.len();
+    let said = if n >= count {
+        sentences[i * n / count..(i + 1) * n / count].join(" ")
+    } else if i == 0 || (i - 1) * n / count != i * n / count {
+        sentences[i * n / count].clone()
+    } else {
+        String::new()
+    };
+    said.chars().take(super::NARRATION_MAX_CHARS).collect()
 }
 
-fn push_sentence(out: &mut Vec<String>, current: &mut String) {
-    let s = current.trim();
-    if s.chars().any(char::is_alphanumeric) {
-        out.push(s.to_string());
-    }
-    current.clear();
+/// The synopsis's sentences that say something (not a lone mark or ellipsis).
+fn sentences(text: &str) -> Vec<String> {
+    super::sentences(text)
+        .into_iter()
+        .filter(|s| s.chars().any(char::is_alphanumeric))
+        .collect()
 }
 
 fn camera_for(i: u32) -> CameraMotion {

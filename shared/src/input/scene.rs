@@ -5,7 +5,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Checked, FieldErrors, Refusal, nonblank, text, text_or_null};
-use crate::domain::{CameraMotion, Priority, RenderQuality, SceneDuration, ScenePrompt};
+use crate::domain::{
+    CameraMotion, NARRATION_MAX_CHARS, Priority, RenderQuality, SceneDuration, ScenePrompt,
+};
 use crate::store::scenes::{NewPrompt, NewScene, Reorder};
 
 /// Most scenes accepted in one `bulk_create`.
@@ -43,6 +45,11 @@ pub struct SceneIn {
     #[schema(minimum = 1, maximum = 30)]
     pub duration_seconds: i64,
     pub prompt: PromptIn,
+    /// What the narrator says over the scene, at most 1000 characters; default
+    /// silence.
+    #[serde(default)]
+    #[schema(schema_with = text::<NARRATION_MAX_CHARS>)]
+    pub narration: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -78,6 +85,7 @@ fn scene(errors: &mut FieldErrors, i: usize, s: SceneIn) -> Option<NewScene> {
         &f("duration_seconds"),
         SceneDuration::new(s.duration_seconds),
     );
+    errors.text(&f("narration"), &s.narration, NARRATION_MAX_CHARS, false);
     let p = s.prompt;
     let camera_motion = p
         .camera_motion
@@ -113,6 +121,7 @@ fn scene(errors: &mut FieldErrors, i: usize, s: SceneIn) -> Option<NewScene> {
         );
     }
     Some(NewScene {
+        narration: s.narration,
         position,
         duration: duration?,
         prompt: NewPrompt {

@@ -5,7 +5,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Checked, FieldErrors, Refusal, nonblank, nonblank_or_null, text, text_or_null};
-use crate::domain::{AspectRatio, Priority, Provider, ProviderRole, StoryDuration, StoryStatus};
+use crate::domain::{
+    AspectRatio, Language, Priority, Provider, ProviderRole, StoryDuration, StoryStatus,
+};
 use crate::store::stories::{NewStory, StoryPatch};
 
 const TITLE_MAX: usize = 200;
@@ -33,6 +35,9 @@ pub struct StoryIn {
     /// Default `16:9`.
     #[schema(value_type = Option<AspectRatio>)]
     pub aspect_ratio: Option<Checked<AspectRatio>>,
+    /// The language the narrator speaks; default `en`.
+    #[schema(value_type = Option<Language>)]
+    pub language: Option<Checked<Language>>,
     /// Default from `DEFAULT_IMAGE_PROVIDER`.
     #[schema(value_type = Option<Provider>)]
     pub image_provider: Option<Checked<Provider>>,
@@ -55,6 +60,8 @@ pub struct StoryPatchIn {
     pub duration_seconds: Option<i64>,
     #[schema(value_type = Option<AspectRatio>)]
     pub aspect_ratio: Option<Checked<AspectRatio>>,
+    #[schema(value_type = Option<Language>)]
+    pub language: Option<Checked<Language>>,
     #[schema(value_type = Option<Provider>)]
     pub image_provider: Option<Checked<Provider>>,
     #[schema(value_type = Option<VideoProvider>)]
@@ -102,8 +109,10 @@ impl TryFrom<StoryIn> for NewStory {
             input.image_provider,
             input.video_provider,
         );
+        let language = input.language.and_then(|l| errors.take("language", l));
         errors.finish()?;
         Ok(NewStory {
+            language: language.unwrap_or_default(),
             title: input.title.trim().to_string(),
             synopsis: input.synopsis,
             style,
@@ -138,8 +147,10 @@ impl TryFrom<StoryPatchIn> for StoryPatch {
             input.image_provider,
             input.video_provider,
         );
+        let language = input.language.and_then(|l| errors.take("language", l));
         errors.finish()?;
         Ok(StoryPatch {
+            language,
             title: input.title.map(|t| t.trim().to_string()),
             synopsis: input.synopsis,
             style: input.style,

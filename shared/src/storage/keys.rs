@@ -30,6 +30,15 @@ pub fn final_video(story: Uuid) -> String {
     format!("stories/{story}/final.mp4")
 }
 
+/// The captions of the story's preview or final video, `vtt` or `srt`, beside it.
+pub fn captions(story: Uuid, quality: RenderQuality, extension: &str) -> String {
+    let name = match quality {
+        RenderQuality::Final => "final",
+        RenderQuality::Preview => "preview",
+    };
+    format!("stories/{story}/{name}.{extension}")
+}
+
 fn scene_dir(story: Uuid, scene: Uuid, quality: RenderQuality) -> String {
     match quality {
         RenderQuality::Final => format!("stories/{story}/scenes/{scene}/"),

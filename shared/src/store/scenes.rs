@@ -29,6 +29,8 @@ pub struct NewScene {
     pub position: Option<u32>,
     pub duration: SceneDuration,
     pub prompt: NewPrompt,
+    /// What the narrator says over it.
+    pub narration: String,
 }
 
 /// A new scene's prompt; without a style of its own it takes the story's.
@@ -111,6 +113,7 @@ pub async fn bulk_create(
             prompt_style: Set(scene.prompt.style.unwrap_or_else(|| story.style.clone())),
             camera_motion: Set(scene.prompt.camera_motion),
             seed: Set(i64::from(scene.prompt.seed)),
+            narration: Set(scene.narration),
             status: Set(SceneStatus::Pending),
             image_key: Set(None),
             clip_key: Set(None),
@@ -445,6 +448,7 @@ mod tests {
                 camera_motion: CameraMotion::Static,
                 seed: 0,
             },
+            narration: String::new(),
         }
     }
 

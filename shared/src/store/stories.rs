@@ -14,7 +14,9 @@ use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write};
 use crate::db::Money;
 use crate::db::entities::{story, transition};
 use crate::domain::ErrorCode;
-use crate::domain::{Actor, AspectRatio, Provider, ProviderRole, StoryDuration, StoryStatus};
+use crate::domain::{
+    Actor, AspectRatio, Language, Provider, ProviderRole, StoryDuration, StoryStatus,
+};
 use crate::store::WorkOptions;
 
 /// A story as the owner submits it, already validated at the edge.
@@ -25,6 +27,7 @@ pub struct NewStory {
     pub style: String,
     pub duration: StoryDuration,
     pub aspect_ratio: AspectRatio,
+    pub language: Language,
     /// `None`: the deployment's default.
     pub image_provider: Option<Provider>,
     /// `None`: the deployment's default.
@@ -47,6 +50,7 @@ pub struct StoryPatch {
     pub style: Option<String>,
     pub duration: Option<StoryDuration>,
     pub aspect_ratio: Option<AspectRatio>,
+    pub language: Option<Language>,
     pub image_provider: Option<Provider>,
     pub video_provider: Option<Provider>,
     /// When set, the update applies only if the story still has this version.
@@ -60,6 +64,7 @@ impl StoryPatch {
             || self.style.is_some()
             || self.duration.is_some()
             || self.aspect_ratio.is_some()
+            || self.language.is_some()
             || self.image_provider.is_some()
             || self.video_provider.is_some()
     }
@@ -94,6 +99,7 @@ pub async fn create(
         style: Set(new.style),
         duration_seconds: Set(new.duration.seconds() as i32),
         aspect_ratio: Set(new.aspect_ratio),
+        language: Set(new.language),
         status: Set(StoryStatus::Draft),
         image_provider: Set(image_provider),
         video_provider: Set(video_provider),
@@ -196,6 +202,9 @@ pub async fn update(
     }
     if let Some(v) = patch.aspect_ratio {
         model.aspect_ratio = Set(v);
+    }
+    if let Some(v) = patch.language {
+        model.language = Set(v);
     }
     if let Some(v) = patch.image_provider {
         model.image_provider = Set(v);

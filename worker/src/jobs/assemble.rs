@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use ai_video_shared::db::entities::story;
-use ai_video_shared::domain::{JobKind, RenderQuality};
+use ai_video_shared::domain::{JobKind, RenderQuality, subrip, webvtt};
 use ai_video_shared::storage;
 use ai_video_shared::store::scenes;
 use ai_video_shared::store::worker_writes::{self, Written};
@@ -13,7 +13,7 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use super::{JobCtx, JobError};
-use crate::media::{Target, join_clips};
+use crate::media::{SceneVoice, Target, join_clips, narrate};
 
 pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
     let db = &ctx.state.db;
@@ -62,25 +62,71 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         height,
         fps: ctx.state.render.fps,
     };
-    let out = ctx.work.path()?.join("out.mp4");
+    let joined = ctx.work.path()?.join("joined.mp4");
     let mode = ctx
         .step(join_clips(
             &ctx.state.ffmpeg,
             &clips,
-            &out,
+            &joined,
             target,
+            ctx.work.path()?,
+        ))
+        .await?;
+    let pictures = ctx.step(ctx.state.ffmpeg.probe(&joined)).await?;
+    ctx.log(&format!(
+        "joined {} clips ({}), {:.1} s",
+        clips.len(),
+        mode.as_str(),
+        pictures.duration
+    ))
+    .await;
+    ctx.checkpoint().await?;
+    let out = ctx.work.path()?.join("out.mp4");
+    let mut at = 0.0;
+    let voices: Vec<SceneVoice> = scenes
+        .iter()
+        .map(|s| {
+            let voice = SceneVoice {
+                start: at,
+                seconds: f64::from(s.duration_seconds),
+                narration: s.narration.clone(),
+            };
+            at += voice.seconds;
+            voice
+        })
+        .collect();
+    let narrated = ctx
+        .step(narrate(
+            &ctx.state.ffmpeg,
+            &joined,
+            pictures.duration,
+            &voices,
+            story.language,
+            &out,
             ctx.work.path()?,
         ))
         .await?;
     let info = ctx.step(ctx.state.ffmpeg.probe(&out)).await?;
     ctx.log(&format!(
-        "joined {} clips ({}), {:.1} s",
-        clips.len(),
-        mode.as_str(),
+        "narrated in {} ({} captions), {:.1} s",
+        story.language,
+        narrated.cues.len(),
         info.duration
     ))
     .await;
     ctx.checkpoint().await?;
+    for (extension, text, mime) in [
+        ("vtt", webvtt(&narrated.cues), "text/vtt; charset=utf-8"),
+        (
+            "srt",
+            subrip(&narrated.cues),
+            "application/x-subrip; charset=utf-8",
+        ),
+    ] {
+        let key = storage::keys::captions(story.id, quality, extension);
+        ctx.step(ctx.state.storage.put_bytes(&key, text.into_bytes(), mime))
+            .await?;
+    }
     ctx.step(ctx.state.storage.put_file(&key, &out, "video/mp4"))
         .await?;
     let url = ctx.state.storage.url(&key).await?;
@@ -92,6 +138,11 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         "height": info.height,
         "duration_seconds": info.duration,
         "join": mode.as_str(),
+        "narration": {
+            "language": story.language.as_str(),
+            "captions": narrated.cues.len(),
+            "held_last_frame": narrated.held,
+        },
     });
     let result = worker_writes::response(Some(&url), metadata, ctx.elapsed_secs(), None);
     match worker_writes::finish_assembly(db, &ctx.row, &key, result.clone()).await? {

@@ -58,6 +58,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
             prompt_style: Set(p.prompt.style.clone()),
             camera_motion: Set(p.prompt.camera_motion),
             seed: Set(i64::from(p.prompt.seed)),
+            narration: Set(p.narration.clone()),
             status: Set(SceneStatus::Pending),
             image_key: Set(None),
             clip_key: Set(None),

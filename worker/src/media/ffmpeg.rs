@@ -39,6 +39,8 @@ const LOCAL_ONLY: &str = "file,pipe";
 pub struct Ffmpeg {
     pub ffmpeg: PathBuf,
     pub ffprobe: PathBuf,
+    /// The offline voice (`ESPEAK_BIN`, default `espeak-ng`).
+    pub espeak: PathBuf,
 }
 
 impl Default for Ffmpeg {
@@ -46,6 +48,7 @@ impl Default for Ffmpeg {
         Self {
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
+            espeak: "espeak-ng".into(),
         }
     }
 }
@@ -63,7 +66,7 @@ pub struct ClipInfo {
 }
 
 impl Ffmpeg {
-    async fn run(&self, program: &Path, args: &[String]) -> Result<Vec<u8>, MediaError> {
+    pub(super) async fn run(&self, program: &Path, args: &[String]) -> Result<Vec<u8>, MediaError> {
         let running = Command::new(program)
             .args(args)
             .stdin(Stdio::null())

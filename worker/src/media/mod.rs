@@ -5,7 +5,9 @@
 //! runtime's threads; dropping the future (a cancelled job) kills the child.
 
 mod ffmpeg;
+mod narration;
 mod render;
 
 pub use ffmpeg::{ClipInfo, Ffmpeg, MediaError};
+pub use narration::{MAX_TEMPO, Narrated, SceneVoice, narrate};
 pub use render::{JoinMode, Target, join_clips};

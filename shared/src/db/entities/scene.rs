@@ -19,6 +19,8 @@ pub struct Model {
     pub prompt_style: String,
     pub camera_motion: CameraMotion,
     pub seed: i64,
+    /// What the narrator says over the scene; empty for silence.
+    pub narration: String,
     pub status: SceneStatus,
     pub image_key: Option<String>,
     pub clip_key: Option<String>,

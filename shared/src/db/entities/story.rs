@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 
 use crate::db::Money;
-use crate::domain::{AspectRatio, Provider, StoryFacts, StoryStatus};
+use crate::domain::{AspectRatio, Language, Provider, StoryFacts, StoryStatus};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "stories")]
@@ -19,6 +19,8 @@ pub struct Model {
     pub status: StoryStatus,
     pub image_provider: Provider,
     pub video_provider: Provider,
+    /// The language the story is narrated in.
+    pub language: Language,
     pub estimated_cost: Option<Money>,
     /// The breakdown of `estimated_cost`, a serialized `CostEstimate`.
     pub cost_estimate: Option<Json>,

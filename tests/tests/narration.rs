@@ -1,0 +1,188 @@
+//! The story is told: planning gives every scene the synopsis's sentences as its
+//! narration, the offline voice (espeak-ng) speaks them in the story's language, the
+//! final MP4 carries the voice as AAC at 48 kHz for as long as the pictures, and the
+//! captions sit beside it as WebVTT and SubRip, one cue per sentence, in order.
+
+use std::time::Duration;
+
+use ai_video_tests::TempDir;
+use ai_video_tests::TestApp;
+use ai_video_tests::files::{download, duration, probe};
+use ai_video_tests::worker::WorkerTweaks;
+use serde_json::{Value, json};
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// `HH:MM:SS.mmm` (or with a comma) in seconds.
+fn seconds(t: &str) -> f64 {
+    let t = t.replace(',', ".");
+    let parts: Vec<f64> = t.split(':').map(|p| p.parse().unwrap()).collect();
+    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+}
+
+/// The cues of a WebVTT or SubRip file: (start, end, text).
+fn cues(text: &str) -> Vec<(f64, f64, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let (a, b) = l.split_once(" --> ")?;
+            Some((seconds(a), seconds(b), lines[i + 1].to_string()))
+        })
+        .collect()
+}
+
+async fn fetch_text(app: &TestApp, url: &str) -> String {
+    let r = app.client.get(app.url(url)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r.text().await.unwrap()
+}
+
+async fn told(language: &str, synopsis: &str, sentences: &[&str]) {
+    let app = TestApp::spawn().await;
+    let _worker = app.start_worker(WorkerTweaks::default()).await;
+    let alice = app.tokens.user("alice");
+    let story = app
+        .post(
+            "stories/",
+            &alice,
+            json!({"title": "Told", "synopsis": synopsis, "duration_seconds": 14,
+                   "language": language}),
+        )
+        .await;
+    story.assert_status(201);
+    assert_eq!(story.body["language"], language);
+    let id = story.body["id"].as_str().unwrap().to_string();
+    app.start_planning(&alice, &id).await.assert_status(200);
+    app.wait_for_status(&alice, &id, "planned", LONG).await;
+    let scenes = app.get(&format!("scenes/?story={id}"), &alice).await;
+    let said: Vec<&str> = scenes.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["narration"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        said.join(" "),
+        sentences.join(" "),
+        "every sentence said once, in order"
+    );
+
+    app.preview(&alice, &id).await;
+    app.post(&format!("stories/{id}/render_final/"), &alice, json!({}))
+        .await
+        .assert_status(202);
+    let done = app.wait_for_status(&alice, &id, "completed", LONG).await;
+    let dir = TempDir::new();
+    let path = download(&app, done["final_url"].as_str().unwrap(), &dir, "final.mp4").await;
+    let p = probe(&path);
+    let streams = p["streams"].as_array().unwrap();
+    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    let audio = streams
+        .iter()
+        .find(|s| s["codec_type"] == "audio")
+        .unwrap_or_else(|| panic!("a voice track: {p}"));
+    assert_eq!(audio["codec_name"], "aac");
+    assert_eq!(audio["sample_rate"], "48000");
+    let length = |s: &Value| s["duration"].as_str().unwrap().parse::<f64>().unwrap();
+    assert!(
+        (length(audio) - length(video)).abs() <= 0.1,
+        "the voice lasts as long as the pictures: {p}"
+    );
+    assert!((duration(&p) - 14.0).abs() <= 0.15, "{p}");
+
+    let captions = &done["final_captions"];
+    let vtt = fetch_text(&app, captions["vtt"].as_str().unwrap()).await;
+    assert!(vtt.starts_with("WEBVTT\n"), "{vtt}");
+    let srt = fetch_text(&app, captions["srt"].as_str().unwrap()).await;
+    for file in [&vtt, &srt] {
+        let cues = cues(file);
+        let texts: Vec<&str> = cues.iter().map(|c| c.2.as_str()).collect();
+        assert_eq!(texts, sentences, "one cue per sentence, in order: {file}");
+        let mut last = 0.0;
+        for (start, end, _) in &cues {
+            assert!(*start >= last && end > start, "times increase: {file}");
+            assert!(*end <= duration(&p) + 0.01, "inside the video: {file}");
+            last = *end;
+        }
+    }
+    let preview = &done["preview_captions"];
+    assert!(
+        preview["vtt"].is_string(),
+        "the preview has captions too: {done}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_english_story_is_spoken_and_captioned() {
+    told(
+        "en",
+        "A keeper wakes at dawn. The storm comes in from the sea. The light holds.",
+        &[
+            "A keeper wakes at dawn.",
+            "The storm comes in from the sea.",
+            "The light holds.",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_korean_story_is_spoken_and_captioned() {
+    told(
+        "ko",
+        "등대지기가 새벽에 깨어난다. 바다에서 폭풍이 온다.",
+        &["등대지기가 새벽에 깨어난다.", "바다에서 폭풍이 온다."],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_narration_and_languages_are_refused_by_name() {
+    let app = TestApp::spawn().await;
+    let alice = app.tokens.user("alice");
+    let r = app
+        .post(
+            "stories/",
+            &alice,
+            json!({"title": "Klingon", "duration_seconds": 7, "language": "tlh"}),
+        )
+        .await;
+    r.assert_problem(422, "validation_error");
+    let why = r.body["errors"]["language"][0].as_str().unwrap();
+    assert!(
+        why.contains("en") && why.contains("ko"),
+        "lists the languages: {why}"
+    );
+
+    let story = app.create_story(&alice, "Long-winded", 7).await;
+    let id = story["id"].as_str().unwrap();
+    let r = app
+        .post(
+            "scenes/bulk_create/",
+            &alice,
+            json!({"story": id, "scenes": [{"duration_seconds": 7, "prompt": {"text": "x"},
+                   "narration": "a".repeat(1001)}]}),
+        )
+        .await;
+    r.assert_problem(422, "validation_error");
+    assert!(
+        r.body["errors"]["scenes[0].narration"].is_array(),
+        "{}",
+        r.text
+    );
+    let scenes = app.get(&format!("scenes/?story={id}"), &alice).await;
+    assert_eq!(scenes.body["count"], 0, "nothing written");
+
+    let ok = app
+        .post(
+            "scenes/bulk_create/",
+            &alice,
+            json!({"story": id, "scenes": [{"duration_seconds": 7, "prompt": {"text": "x"},
+                   "narration": "Said by the owner."}]}),
+        )
+        .await;
+    ok.assert_status(201);
+    assert_eq!(ok.body["results"][0]["narration"], "Said by the owner.");
+}

@@ -1,0 +1,169 @@
+//! Narration: the offline voice (espeak-ng) speaks each scene's text, the speech is
+//! laid on the video's timeline, and the track is muxed into the joined video.
+//!
+//! Speech is never cut. A scene's speech starts with the scene (or when the speech
+//! before it ends, if that ran over) and is sped up by at most [`MAX_TEMPO`] to fit
+//! its scene; speech still longer runs on into the next scene, and when the last one
+//! ends after the pictures do, the last frame is held until it has been said. The
+//! video stream is copied when nothing has to be held.
+
+use std::path::{Path, PathBuf};
+
+use ai_video_shared::domain::{Cue, Language, cues};
+
+use super::{Ffmpeg, MediaError};
+
+/// The most a scene's speech is sped up to fit it.
+pub const MAX_TEMPO: f64 = 1.25;
+/// Audio of every output: AAC, 48 kHz.
+const SAMPLE_RATE: &str = "48000";
+
+/// One scene on the timeline: where it starts, how long its pictures last, and what
+/// is said over it.
+#[derive(Debug, Clone)]
+pub struct SceneVoice {
+    pub start: f64,
+    pub seconds: f64,
+    pub narration: String,
+}
+
+/// The speech of one scene, placed.
+#[derive(Debug, Clone)]
+struct Placed {
+    file: PathBuf,
+    start: f64,
+    tempo: f64,
+}
+
+/// What [`narrate`] made: the captions and how long the result lasts.
+#[derive(Debug, Clone)]
+pub struct Narrated {
+    pub cues: Vec<Cue>,
+    pub duration: f64,
+    /// Whether the video was re-encoded to hold its last frame.
+    pub held: bool,
+}
+
+impl Ffmpeg {
+    /// `text` in `language`, spoken by espeak-ng into the WAV file `out`.
+    pub async fn speak(
+        &self,
+        text: &str,
+        language: Language,
+        out: &Path,
+    ) -> Result<f64, MediaError> {
+        let script = out.with_extension("txt");
+        tokio::fs::write(&script, text).await?;
+        let args = [
+            "-v",
+            language.as_str(),
+            "-s",
+            "160",
+            "-f",
+            &script.display().to_string(),
+            "-w",
+            &out.display().to_string(),
+        ]
+        .map(String::from);
+        self.run(&self.espeak, &args).await?;
+        Ok(self.probe(out).await?.duration)
+    }
+}
+
+/// Speaks each scene's narration and muxes the track into `video` (lasting
+/// `video_seconds`), writing `out`; `work` holds the speech files.
+pub async fn narrate(
+    ffmpeg: &Ffmpeg,
+    video: &Path,
+    video_seconds: f64,
+    scenes: &[SceneVoice],
+    language: Language,
+    out: &Path,
+    work: &Path,
+) -> Result<Narrated, MediaError> {
+    let mut placed = Vec::new();
+    let mut cues_all = Vec::new();
+    let mut free_from = 0.0_f64;
+    for (i, scene) in scenes.iter().enumerate() {
+        if scene.narration.trim().is_empty() {
+            continue;
+        }
+        let file = work.join(format!("speech-{i:04}.wav"));
+        let raw = ffmpeg.speak(&scene.narration, language, &file).await?;
+        let start = scene.start.max(free_from);
+        let room = (scene.start + scene.seconds - start).max(0.1);
+        let tempo = (raw / room).clamp(1.0, MAX_TEMPO);
+        let spoken = raw / tempo;
+        cues_all.extend(cues(&scene.narration, start, spoken));
+        free_from = start + spoken;
+        placed.push(Placed { file, start, tempo });
+    }
+    let duration = video_seconds.max(free_from);
+    let hold = duration - video_seconds;
+    let held = hold > 0.05;
+    let mut args = vec!["-i".to_string(), video.display().to_string()];
+    let mut filter = String::new();
+    for (k, p) in placed.iter().enumerate() {
+        args.extend(["-i".to_string(), p.file.display().to_string()]);
+        let delay = (p.start * 1000.0).round() as u64;
+        filter.push_str(&format!(
+            "[{}:a]aresample={SAMPLE_RATE},atempo={:.4},adelay={delay}:all=1[s{k}];",
+            k + 1,
+            p.tempo
+        ));
+    }
+    if placed.is_empty() {
+        filter.push_str(&format!(
+            "anullsrc=r={SAMPLE_RATE}:cl=mono,atrim=0:{duration:.3}[aout]"
+        ));
+    } else {
+        for k in 0..placed.len() {
+            filter.push_str(&format!("[s{k}]"));
+        }
+        filter.push_str(&format!(
+            "amix=inputs={}:normalize=0:duration=longest,apad=whole_dur={duration:.3},\
+             atrim=0:{duration:.3}[aout]",
+            placed.len()
+        ));
+    }
+    let video_map = if held {
+        filter.push_str(&format!(
+            ";[0:v]tpad=stop_mode=clone:stop_duration={hold:.3}[vout]"
+        ));
+        "[vout]"
+    } else {
+        "0:v:0"
+    };
+    args.extend(["-filter_complex".to_string(), filter]);
+    args.extend(["-map", video_map, "-map", "[aout]"].map(String::from));
+    if held {
+        args.extend(
+            [
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "21", "-pix_fmt", "yuv420p",
+            ]
+            .map(String::from),
+        );
+    } else {
+        args.extend(["-c:v", "copy"].map(String::from));
+    }
+    args.extend(
+        [
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-ar",
+            SAMPLE_RATE,
+            "-movflags",
+            "+faststart",
+        ]
+        .map(String::from),
+    );
+    args.push(out.display().to_string());
+    ffmpeg.ffmpeg(args).await?;
+    Ok(Narrated {
+        cues: cues_all,
+        duration,
+        held,
+    })
+}
