@@ -5,7 +5,8 @@
 #   docker build -t ai-video:0.1.0 .
 #
 # The binaries link only libc, libm and libgcc_s (TLS is rustls, SQLite is
-# bundled), so the runtime stage adds nothing but ffmpeg, espeak-ng (the offline narrator) and CA certificates.
+# bundled), so the runtime stage adds nothing but ffmpeg, espeak-ng (the offline narrator), the Noto CJK fonts
+# (burned captions) and CA certificates.
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -19,7 +20,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg espeak-ng ca-certificates \
+ && apt-get install -y --no-install-recommends ffmpeg espeak-ng fonts-noto-cjk ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # A fixed non-root uid/gid (the chart's runAsUser), with no login shell.
 RUN groupadd --system --gid 10001 ai-video \

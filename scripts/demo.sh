@@ -22,6 +22,7 @@ source scripts/lib/common.sh
 need redis-server redis-server
 need ffmpeg ffmpeg
 need espeak-ng espeak-ng
+need_packages fonts-noto-cjk
 need ffprobe ffmpeg
 need curl curl
 need jq jq

@@ -9,7 +9,8 @@
 # tests.
 #
 # On a fresh Debian/Ubuntu machine with the Rust toolchain it installs what it lacks
-# with apt when run as root (postgresql, redis-server, ffmpeg, nodejs, npm,
+# with apt when run as root (postgresql, redis-server, ffmpeg, espeak-ng, tesseract-ocr
+# with its English and Korean data, fonts-noto-cjk, nodejs, npm,
 # python3-venv, golang-go and sprig for the chart renderer, curl, jq,
 # postgresql-client), Python tools with pip into venvs under ~/.cache/ai-video (moto,
 # kubernetes-validate), and Node BullMQ and bull-board with npm into tests/node.
@@ -32,6 +33,9 @@ trap 'exit 130' INT TERM
 need redis-server redis-server
 need ffmpeg ffmpeg
 need espeak-ng espeak-ng
+# Captions are set in Noto Sans CJK; the tests read them back with tesseract.
+need tesseract tesseract-ocr
+need_packages fonts-noto-cjk tesseract-ocr-eng tesseract-ocr-kor
 need ffprobe ffmpeg
 need node nodejs
 need npm npm

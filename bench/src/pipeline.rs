@@ -167,6 +167,7 @@ pub async fn seed(
             image_provider: Set(Provider::Local),
             video_provider: Set(Provider::Local),
             language: Set(Language::English),
+            film: Set(None),
             estimated_cost: Set(None),
             cost_estimate: Set(None),
             actual_cost: Set(Money::ZERO),

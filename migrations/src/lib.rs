@@ -16,6 +16,7 @@ mod m20261203_000002_idempotency_keys;
 mod m20261203_000003_user_quotas;
 mod m20261203_000004_job_statistics;
 mod m20261203_000005_narration;
+mod m20261203_000006_film_options;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_user_quotas::Migration),
             Box::new(m20261203_000004_job_statistics::Migration),
             Box::new(m20261203_000005_narration::Migration),
+            Box::new(m20261203_000006_film_options::Migration),
         ]
     }
 }

@@ -25,6 +25,16 @@ need() {
   command -v "$1" >/dev/null 2>&1 || die "$1 is still missing after installing $2"
 }
 
+# need_packages PACKAGE... : installs the Debian packages that are not installed yet
+# (fonts and language data, which put no command on PATH).
+need_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 # pg_bin : the directory of the newest installed PostgreSQL server binaries.
 pg_bin() {
   local dir

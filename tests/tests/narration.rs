@@ -39,7 +39,34 @@ async fn fetch_text(app: &TestApp, url: &str) -> String {
     r.text().await.unwrap()
 }
 
-async fn told(language: &str, synopsis: &str, sentences: &[&str]) {
+/// The words tesseract reads in the caption band of the frame at `at` seconds.
+fn read_captions(video: &std::path::Path, at: f64, language: &str, dir: &TempDir) -> String {
+    let frame = dir.path.join(format!("frame-{at:.2}.png"));
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-ss", &format!("{at:.3}"), "-i"])
+        .arg(video)
+        // The lower third, where captions sit, enlarged, with only the white of the
+        // letters kept, black on white, for the OCR.
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            r"crop=iw:ih/3:0:ih*2/3,scale=iw*2:-1,format=gray,lut=c0=if(gt(val\,200)\,0\,255)",
+        ])
+        .arg(&frame)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    let tess = if language == "ko" { "kor" } else { "eng" };
+    let out = std::process::Command::new("tesseract")
+        .arg(&frame)
+        .args(["stdout", "-l", tess, "--psm", "6"])
+        .output()
+        .expect("tesseract runs (scripts/test.sh installs tesseract-ocr)");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+async fn told(language: &str, synopsis: &str, sentences: &[&str], read: &[&str]) {
     let app = TestApp::spawn().await;
     let _worker = app.start_worker(WorkerTweaks::default()).await;
     let alice = app.tokens.user("alice");
@@ -107,6 +134,16 @@ async fn told(language: &str, synopsis: &str, sentences: &[&str]) {
             last = *end;
         }
     }
+    // Burned in: the words of a cue are on the pictures while it shows.
+    let cue = cues(&vtt)[sentences.len() - 1].clone();
+    let seen = read_captions(&path, (cue.0 + cue.1) / 2.0, language, &dir);
+    let squeezed: String = seen.split_whitespace().collect();
+    for word in read {
+        assert!(
+            squeezed.contains(word),
+            "OCR finds {word:?} in {seen:?} at {cue:?}"
+        );
+    }
     let preview = &done["preview_captions"];
     assert!(
         preview["vtt"].is_string(),
@@ -124,6 +161,7 @@ async fn an_english_story_is_spoken_and_captioned() {
             "The storm comes in from the sea.",
             "The light holds.",
         ],
+        &["light", "holds"],
     )
     .await;
 }
@@ -134,6 +172,7 @@ async fn a_korean_story_is_spoken_and_captioned() {
         "ko",
         "등대지기가 새벽에 깨어난다. 바다에서 폭풍이 온다.",
         &["등대지기가 새벽에 깨어난다.", "바다에서 폭풍이 온다."],
+        &["폭풍"],
     )
     .await;
 }
@@ -185,4 +224,59 @@ async fn bad_narration_and_languages_are_refused_by_name() {
         .await;
     ok.assert_status(201);
     assert_eq!(ok.body["results"][0]["narration"], "Said by the owner.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_may_turn_narration_and_burned_captions_off() {
+    let app = TestApp::spawn().await;
+    let _worker = app.start_worker(WorkerTweaks::default()).await;
+    let alice = app.tokens.user("alice");
+    for (film, spoken, burned) in [
+        (json!({"captions": {"burn": false}}), true, false),
+        (json!({"narrate": false}), false, false),
+    ] {
+        let story = app
+            .post(
+                "stories/",
+                &alice,
+                json!({"title": "Quiet", "synopsis": "One. Two.", "duration_seconds": 4,
+                       "film": film}),
+            )
+            .await;
+        story.assert_status(201);
+        assert_eq!(story.body["film"]["narrate"], spoken, "{}", story.text);
+        let id = story.body["id"].as_str().unwrap().to_string();
+        app.start_planning(&alice, &id).await.assert_status(200);
+        app.wait_for_status(&alice, &id, "planned", LONG).await;
+        app.preview(&alice, &id).await;
+        let preview = app
+            .jobs_of(&alice, &id)
+            .await
+            .into_iter()
+            .find(|j| j["kind"] == "generate_preview")
+            .unwrap();
+        let meta = &preview["result"]["result"]["metadata"];
+        assert_eq!(meta["narration"]["captions_burned"], burned, "{meta}");
+        assert_eq!(
+            meta["narration"]["captions"],
+            if spoken { 2 } else { 0 },
+            "{meta}"
+        );
+        // Nothing burned or held: the pictures were copied, only the audio encoded.
+        assert_eq!(meta["narration"]["video_copied"], true, "{meta}");
+    }
+    let r = app
+        .post(
+            "stories/",
+            &alice,
+            json!({"title": "Sideways", "duration_seconds": 4,
+                   "film": {"captions": {"position": "left"}}}),
+        )
+        .await;
+    r.assert_problem(422, "validation_error");
+    assert!(
+        r.body["errors"]["film.captions.position"].is_array(),
+        "{}",
+        r.text
+    );
 }

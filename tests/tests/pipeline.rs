@@ -168,10 +168,10 @@ async fn whole_workflow(app: TestApp) {
         .iter()
         .map(|s| s["id"].as_str().unwrap().to_string())
         .collect();
-    let mut expected = vec![
-        format!("stories/{id}/preview.mp4"),
-        format!("stories/{id}/final.mp4"),
-    ];
+    let mut expected: Vec<String> = ["preview", "final"]
+        .iter()
+        .flat_map(|v| ["mp4", "vtt", "srt"].map(|ext| format!("stories/{id}/{v}.{ext}")))
+        .collect();
     for s in &scene_ids {
         for file in [
             "image.png",

@@ -3,7 +3,8 @@
 
 use ai_video_shared::db::entities::{story, transition};
 use ai_video_shared::domain::{
-    Actor, AspectRatio, CostEstimate, Language, Provider, RenderQuality, StoryStatus, legal_targets,
+    Actor, AspectRatio, CostEstimate, FilmOptions, Language, Provider, RenderQuality, StoryStatus,
+    legal_targets,
 };
 use ai_video_shared::input::{StoryIn, StoryPatchIn, Transition, TransitionIn, WorkIn};
 use ai_video_shared::storage;
@@ -50,6 +51,8 @@ pub struct StoryOut {
     pub aspect_ratio: AspectRatio,
     /// The language the narrator speaks.
     pub language: Language,
+    /// Narration and burned captions.
+    pub film: FilmOptions,
     pub status: StoryStatus,
     /// Where the owner may move the story from here.
     pub legal_transitions: Vec<StoryStatus>,
@@ -117,6 +120,7 @@ impl StoryOut {
             duration_seconds: m.duration_seconds,
             aspect_ratio: m.aspect_ratio,
             language: m.language,
+            film: FilmOptions::from_stored(m.film.as_ref()),
             status: m.status,
             image_provider: m.image_provider,
             video_provider: m.video_provider,

@@ -3,6 +3,7 @@
 
 mod cost;
 mod error_code;
+mod film;
 mod job;
 mod narration;
 mod planning;
@@ -15,6 +16,7 @@ mod story;
 
 pub use cost::{CostEstimate, ProviderRates};
 pub use error_code::ErrorCode;
+pub use film::{CAPTION_FONT, CaptionOptions, CaptionPosition, CaptionSize, FilmOptions, ass};
 pub use job::{JobKind, JobParameters, JobStatus, Priority, RenderQuality, RetryPolicy};
 pub use narration::{
     Cue, Language, NARRATION_MAX_CHARS, check_narration, cues, sentences, subrip, webvtt,

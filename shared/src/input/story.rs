@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 
 use super::{Checked, FieldErrors, Refusal, nonblank, nonblank_or_null, text, text_or_null};
 use crate::domain::{
-    AspectRatio, Language, Priority, Provider, ProviderRole, StoryDuration, StoryStatus,
+    AspectRatio, CaptionPosition, CaptionSize, FilmOptions, Language, Priority, Provider,
+    ProviderRole, StoryDuration, StoryStatus,
 };
 use crate::store::stories::{NewStory, StoryPatch};
 
@@ -38,6 +39,8 @@ pub struct StoryIn {
     /// The language the narrator speaks; default `en`.
     #[schema(value_type = Option<Language>)]
     pub language: Option<Checked<Language>>,
+    /// Narration and burned captions; both on by default.
+    pub film: Option<FilmIn>,
     /// Default from `DEFAULT_IMAGE_PROVIDER`.
     #[schema(value_type = Option<Provider>)]
     pub image_provider: Option<Checked<Provider>>,
@@ -62,6 +65,9 @@ pub struct StoryPatchIn {
     pub aspect_ratio: Option<Checked<AspectRatio>>,
     #[schema(value_type = Option<Language>)]
     pub language: Option<Checked<Language>>,
+    /// Replaces the finishing options as a whole (members left out take their
+    /// defaults).
+    pub film: Option<FilmIn>,
     #[schema(value_type = Option<Provider>)]
     pub image_provider: Option<Checked<Provider>>,
     #[schema(value_type = Option<VideoProvider>)]
@@ -110,8 +116,10 @@ impl TryFrom<StoryIn> for NewStory {
             input.video_provider,
         );
         let language = input.language.and_then(|l| errors.take("language", l));
+        let film = input.film.map(|f| f.check(&mut errors)).unwrap_or_default();
         errors.finish()?;
         Ok(NewStory {
+            film,
             language: language.unwrap_or_default(),
             title: input.title.trim().to_string(),
             synopsis: input.synopsis,
@@ -148,8 +156,10 @@ impl TryFrom<StoryPatchIn> for StoryPatch {
             input.video_provider,
         );
         let language = input.language.and_then(|l| errors.take("language", l));
+        let film = input.film.map(|f| f.check(&mut errors));
         errors.finish()?;
         Ok(StoryPatch {
+            film,
             language,
             title: input.title.map(|t| t.trim().to_string()),
             synopsis: input.synopsis,
@@ -160,6 +170,55 @@ impl TryFrom<StoryPatchIn> for StoryPatch {
             video_provider,
             expected_version: input.version,
         })
+    }
+}
+
+/// How the story's video is finished.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilmIn {
+    /// Speak the scenes' narration; default true.
+    pub narrate: Option<bool>,
+    pub captions: Option<CaptionsIn>,
+}
+
+/// Captions burned into the pictures (WebVTT and SubRip are written beside the
+/// video either way).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaptionsIn {
+    /// Default true.
+    pub burn: Option<bool>,
+    /// `bottom` (default) or `top`.
+    #[schema(value_type = Option<CaptionPosition>)]
+    pub position: Option<Checked<CaptionPosition>>,
+    /// `small`, `medium` (default) or `large`.
+    #[schema(value_type = Option<CaptionSize>)]
+    pub size: Option<Checked<CaptionSize>>,
+}
+
+impl FilmIn {
+    /// The options, each member left out at its default; refusals go to `errors`.
+    fn check(self, errors: &mut FieldErrors) -> FilmOptions {
+        let mut film = FilmOptions::default();
+        if let Some(narrate) = self.narrate {
+            film.narrate = narrate;
+        }
+        if let Some(c) = self.captions {
+            if let Some(burn) = c.burn {
+                film.captions.burn = burn;
+            }
+            if let Some(p) = c
+                .position
+                .and_then(|p| errors.take("film.captions.position", p))
+            {
+                film.captions.position = p;
+            }
+            if let Some(s) = c.size.and_then(|s| errors.take("film.captions.size", s)) {
+                film.captions.size = s;
+            }
+        }
+        film
     }
 }
 

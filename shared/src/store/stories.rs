@@ -13,9 +13,9 @@ use super::transitions::{TransitionBy, get_for_update, transition_in};
 use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write};
 use crate::db::Money;
 use crate::db::entities::{story, transition};
-use crate::domain::ErrorCode;
 use crate::domain::{
-    Actor, AspectRatio, Language, Provider, ProviderRole, StoryDuration, StoryStatus,
+    Actor, AspectRatio, ErrorCode, FilmOptions, Language, Provider, ProviderRole, StoryDuration,
+    StoryStatus,
 };
 use crate::store::WorkOptions;
 
@@ -28,6 +28,7 @@ pub struct NewStory {
     pub duration: StoryDuration,
     pub aspect_ratio: AspectRatio,
     pub language: Language,
+    pub film: FilmOptions,
     /// `None`: the deployment's default.
     pub image_provider: Option<Provider>,
     /// `None`: the deployment's default.
@@ -51,6 +52,8 @@ pub struct StoryPatch {
     pub duration: Option<StoryDuration>,
     pub aspect_ratio: Option<AspectRatio>,
     pub language: Option<Language>,
+    /// Replaces the story's finishing options as a whole.
+    pub film: Option<FilmOptions>,
     pub image_provider: Option<Provider>,
     pub video_provider: Option<Provider>,
     /// When set, the update applies only if the story still has this version.
@@ -65,6 +68,7 @@ impl StoryPatch {
             || self.duration.is_some()
             || self.aspect_ratio.is_some()
             || self.language.is_some()
+            || self.film.is_some()
             || self.image_provider.is_some()
             || self.video_provider.is_some()
     }
@@ -100,6 +104,7 @@ pub async fn create(
         duration_seconds: Set(new.duration.seconds() as i32),
         aspect_ratio: Set(new.aspect_ratio),
         language: Set(new.language),
+        film: Set(serde_json::to_value(new.film).ok()),
         status: Set(StoryStatus::Draft),
         image_provider: Set(image_provider),
         video_provider: Set(video_provider),
@@ -202,6 +207,9 @@ pub async fn update(
     }
     if let Some(v) = patch.aspect_ratio {
         model.aspect_ratio = Set(v);
+    }
+    if let Some(v) = patch.film {
+        model.film = Set(serde_json::to_value(v).ok());
     }
     if let Some(v) = patch.language {
         model.language = Set(v);

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use ai_video_shared::db::entities::story;
-use ai_video_shared::domain::{JobKind, RenderQuality, subrip, webvtt};
+use ai_video_shared::domain::{FilmOptions, JobKind, RenderQuality, subrip, webvtt};
 use ai_video_shared::storage;
 use ai_video_shared::store::scenes;
 use ai_video_shared::store::worker_writes::{self, Written};
@@ -13,7 +13,7 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use super::{JobCtx, JobError};
-use crate::media::{SceneVoice, Target, join_clips, narrate};
+use crate::media::{Finish, SceneVoice, Target, join_clips, narrate};
 
 pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
     let db = &ctx.state.db;
@@ -82,6 +82,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
     .await;
     ctx.checkpoint().await?;
     let out = ctx.work.path()?.join("out.mp4");
+    let film = FilmOptions::from_stored(story.film.as_ref());
     let mut at = 0.0;
     let voices: Vec<SceneVoice> = scenes
         .iter()
@@ -101,7 +102,13 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
             &joined,
             pictures.duration,
             &voices,
-            story.language,
+            Finish {
+                language: story.language,
+                speak: film.narrate,
+                burn: film.captions.burn.then_some(film.captions),
+                width,
+                height,
+            },
             &out,
             ctx.work.path()?,
         ))
@@ -142,6 +149,8 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
             "language": story.language.as_str(),
             "captions": narrated.cues.len(),
             "held_last_frame": narrated.held,
+            "captions_burned": narrated.burned,
+            "video_copied": narrated.copied,
         },
     });
     let result = worker_writes::response(Some(&url), metadata, ctx.elapsed_secs(), None);

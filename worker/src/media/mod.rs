@@ -9,5 +9,5 @@ mod narration;
 mod render;
 
 pub use ffmpeg::{ClipInfo, Ffmpeg, MediaError};
-pub use narration::{MAX_TEMPO, Narrated, SceneVoice, narrate};
+pub use narration::{Finish, MAX_TEMPO, Narrated, SceneVoice, narrate};
 pub use render::{JoinMode, Target, join_clips};

@@ -4,12 +4,13 @@
 //! Speech is never cut. A scene's speech starts with the scene (or when the speech
 //! before it ends, if that ran over) and is sped up by at most [`MAX_TEMPO`] to fit
 //! its scene; speech still longer runs on into the next scene, and when the last one
-//! ends after the pictures do, the last frame is held until it has been said. The
-//! video stream is copied when nothing has to be held.
+//! ends after the pictures do, the last frame is held until it has been said.
+//! Captions to burn are rendered by libass in the same pass. The video stream is
+//! copied when nothing has to be held or burned.
 
 use std::path::{Path, PathBuf};
 
-use ai_video_shared::domain::{Cue, Language, cues};
+use ai_video_shared::domain::{CaptionOptions, Cue, Language, ass, cues};
 
 use super::{Ffmpeg, MediaError};
 
@@ -35,13 +36,42 @@ struct Placed {
     tempo: f64,
 }
 
+/// How to finish a joined video.
+#[derive(Debug, Clone, Copy)]
+pub struct Finish {
+    pub language: Language,
+    /// Speak the scenes' narration (otherwise the track is silent and there are no
+    /// captions).
+    pub speak: bool,
+    /// Burn the captions into a `width`×`height` video.
+    pub burn: Option<CaptionOptions>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// A path as an ffmpeg filter option value reads it.
+fn filter_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.display().to_string().chars() {
+        if matches!(c, '\\' | ':' | '\'' | ',' | ';' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// What [`narrate`] made: the captions and how long the result lasts.
 #[derive(Debug, Clone)]
 pub struct Narrated {
     pub cues: Vec<Cue>,
     pub duration: f64,
-    /// Whether the video was re-encoded to hold its last frame.
+    /// Whether the last frame was held for the speech to end.
     pub held: bool,
+    /// Whether captions were burned into the pictures.
+    pub burned: bool,
+    /// Whether the joined pictures were copied as they were (nothing burned or held).
+    pub copied: bool,
 }
 
 impl Ffmpeg {
@@ -77,15 +107,16 @@ pub async fn narrate(
     video: &Path,
     video_seconds: f64,
     scenes: &[SceneVoice],
-    language: Language,
+    finish: Finish,
     out: &Path,
     work: &Path,
 ) -> Result<Narrated, MediaError> {
+    let language = finish.language;
     let mut placed = Vec::new();
     let mut cues_all = Vec::new();
     let mut free_from = 0.0_f64;
     for (i, scene) in scenes.iter().enumerate() {
-        if scene.narration.trim().is_empty() {
+        if !finish.speak || scene.narration.trim().is_empty() {
             continue;
         }
         let file = work.join(format!("speech-{i:04}.wav"));
@@ -126,17 +157,30 @@ pub async fn narrate(
             placed.len()
         ));
     }
-    let video_map = if held {
-        filter.push_str(&format!(
-            ";[0:v]tpad=stop_mode=clone:stop_duration={hold:.3}[vout]"
-        ));
+    let mut video_chain = Vec::new();
+    let burn = finish.burn.filter(|_| !cues_all.is_empty());
+    if let Some(options) = burn {
+        let script = work.join("captions.ass");
+        tokio::fs::write(
+            &script,
+            ass(&cues_all, finish.width, finish.height, options),
+        )
+        .await?;
+        video_chain.push(format!("ass=filename={}", filter_path(&script)));
+    }
+    if held {
+        video_chain.push(format!("tpad=stop_mode=clone:stop_duration={hold:.3}"));
+    }
+    let encode = !video_chain.is_empty();
+    let video_map = if encode {
+        filter.push_str(&format!(";[0:v]{}[vout]", video_chain.join(",")));
         "[vout]"
     } else {
         "0:v:0"
     };
     args.extend(["-filter_complex".to_string(), filter]);
     args.extend(["-map", video_map, "-map", "[aout]"].map(String::from));
-    if held {
+    if encode {
         args.extend(
             [
                 "-c:v", "libx264", "-preset", "veryfast", "-crf", "21", "-pix_fmt", "yuv420p",
@@ -165,5 +209,7 @@ pub async fn narrate(
         cues: cues_all,
         duration,
         held,
+        burned: burn.is_some(),
+        copied: !encode,
     })
 }

@@ -21,6 +21,8 @@ pub struct Model {
     pub video_provider: Provider,
     /// The language the story is narrated in.
     pub language: Language,
+    /// [`crate::domain::FilmOptions`]; null for the defaults.
+    pub film: Option<Json>,
     pub estimated_cost: Option<Money>,
     /// The breakdown of `estimated_cost`, a serialized `CostEstimate`.
     pub cost_estimate: Option<Json>,

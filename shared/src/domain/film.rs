@@ -1,0 +1,181 @@
+//! How a story's video is finished: whether it is narrated, and how its captions are
+//! burned into the pictures (an ASS script rendered by libass in the encoding pass).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Cue, string_enum};
+
+/// Where burned captions sit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaptionPosition {
+    #[default]
+    Bottom,
+    Top,
+}
+
+string_enum!(CaptionPosition {
+    Bottom => "bottom",
+    Top => "top",
+});
+
+/// How large burned captions are, relative to the frame's height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaptionSize {
+    Small,
+    #[default]
+    Medium,
+    Large,
+}
+
+string_enum!(CaptionSize {
+    Small => "small",
+    Medium => "medium",
+    Large => "large",
+});
+
+impl CaptionSize {
+    /// Font size in pixels for a frame `height` pixels high.
+    pub fn pixels(self, height: u32) -> u32 {
+        let per_mille = match self {
+            CaptionSize::Small => 45,
+            CaptionSize::Medium => 60,
+            CaptionSize::Large => 80,
+        };
+        (height * per_mille / 1000).max(12)
+    }
+}
+
+/// Captions burned into the video (the WebVTT and SubRip files are written always).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct CaptionOptions {
+    /// Burn the captions into the pictures; default true.
+    pub burn: bool,
+    pub position: CaptionPosition,
+    pub size: CaptionSize,
+}
+
+impl Default for CaptionOptions {
+    fn default() -> Self {
+        Self {
+            burn: true,
+            position: CaptionPosition::default(),
+            size: CaptionSize::default(),
+        }
+    }
+}
+
+/// A story's finishing options; every story is narrated and captioned unless it
+/// says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct FilmOptions {
+    /// Speak the scenes' narration; default true.
+    pub narrate: bool,
+    pub captions: CaptionOptions,
+}
+
+impl Default for FilmOptions {
+    fn default() -> Self {
+        Self {
+            narrate: true,
+            captions: CaptionOptions::default(),
+        }
+    }
+}
+
+impl FilmOptions {
+    /// The options stored on a story (`None` or unreadable: the defaults).
+    pub fn from_stored(value: Option<&serde_json::Value>) -> Self {
+        value
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// The font burned captions are set in: Noto Sans CJK covers Latin, Hangul, kana and
+/// hanzi, so a Korean or Japanese caption is never boxes.
+pub const CAPTION_FONT: &str = "Noto Sans CJK KR";
+
+fn ass_time(seconds: f64) -> String {
+    let cs = (seconds.max(0.0) * 100.0).round() as u64;
+    format!(
+        "{}:{:02}:{:02}.{:02}",
+        cs / 360_000,
+        cs / 6000 % 60,
+        cs / 100 % 60,
+        cs % 100
+    )
+}
+
+/// Text as ASS shows it literally: no override blocks, no line breaks.
+fn ass_text(text: &str) -> String {
+    text.replace('\\', "\u{29f5}")
+        .replace('{', "(")
+        .replace('}', ")")
+        .replace(['\n', '\r'], " ")
+}
+
+/// The ASS script that burns `cues` into a `width`×`height` video.
+pub fn ass(cues: &[Cue], width: u32, height: u32, options: CaptionOptions) -> String {
+    let size = options.size.pixels(height);
+    let alignment = match options.position {
+        CaptionPosition::Bottom => 2,
+        CaptionPosition::Top => 8,
+    };
+    let margin_v = height / 18;
+    let margin_h = width / 20;
+    let outline = (size / 14).max(2);
+    let mut out = format!(
+        "[Script Info]\nScriptType: v4.00+\nPlayResX: {width}\nPlayResY: {height}\nWrapStyle: 0\n\
+         ScaledBorderAndShadow: yes\n\n[V4+ Styles]\n\
+         Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, \
+         BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, \
+         BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n\
+         Style: Caption,{CAPTION_FONT},{size},&H00FFFFFF,&H000000FF,&H00000000,&H80000000,\
+         -1,0,0,0,100,100,0,0,1,{outline},1,{alignment},{margin_h},{margin_h},{margin_v},1\n\n\
+         [Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, \
+         Effect, Text\n"
+    );
+    for c in cues {
+        out.push_str(&format!(
+            "Dialogue: 0,{},{},Caption,,0,0,0,,{}\n",
+            ass_time(c.start),
+            ass_time(c.end),
+            ass_text(&c.text)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_story_without_options_is_narrated_with_burned_captions() {
+        let o = FilmOptions::from_stored(None);
+        assert!(o.narrate && o.captions.burn);
+        let partial: FilmOptions =
+            serde_json::from_value(serde_json::json!({"captions": {"position": "top"}})).unwrap();
+        assert!(partial.narrate && partial.captions.burn);
+        assert_eq!(partial.captions.position, CaptionPosition::Top);
+    }
+
+    #[test]
+    fn the_ass_script_places_each_cue_literally() {
+        let cues = [Cue {
+            start: 1.234,
+            end: 62.5,
+            text: "A {tag} here\\N.".into(),
+        }];
+        let script = ass(&cues, 1280, 720, CaptionOptions::default());
+        assert!(script.contains("PlayResY: 720"));
+        assert!(script.contains(",Noto Sans CJK KR,43,"), "{script}");
+        assert!(
+            script.contains("Dialogue: 0,0:00:01.23,0:01:02.50,Caption,,0,0,0,,A (tag) here"),
+            "{script}"
+        );
+        assert!(!script.contains("\\N."), "no override survives: {script}");
+    }
+}
