@@ -144,3 +144,9 @@ log "done: a ${SECONDS_LONG%.*} s video, costing $(call GET "stories/$STORY/" | 
 echo "  file: $FINAL"
 echo "  url:  $URL (served while the demo runs)"
 echo "  preview: $STORAGE_DIR/stories/$STORY/preview.mp4"
+VOICE=$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name,sample_rate,duration \
+  -of default=nw=1:nk=1 "$FINAL" | paste -sd' ')
+CUES=$(grep -c -- '-->' "$STORAGE_DIR/stories/$STORY/final.vtt" || true)
+echo "  voice: ${VOICE:-none} (codec, Hz, seconds), narrated by espeak-ng"
+echo "  subtitles: $CUES captions burned in, and beside it as final.vtt and final.srt"
+[ -n "$VOICE" ] && [ "$CUES" -gt 0 ] || die "the final video has no voice track or no captions"

@@ -9,6 +9,7 @@ use ai_video_tests::TempDir;
 use ai_video_tests::TestApp;
 use ai_video_tests::files::{download, duration, probe};
 use ai_video_tests::worker::WorkerTweaks;
+use ai_video_worker::media::LOUDNESS_LUFS;
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(120);
@@ -66,6 +67,24 @@ fn read_captions(video: &std::path::Path, at: f64, language: &str, dir: &TempDir
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// The integrated loudness (LUFS) of a file's audio, as ffmpeg's EBU R128 meter
+/// measures it.
+fn loudness(path: &std::path::Path) -> f64 {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-map", "0:a", "-af", "ebur128", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let summary = log.rsplit("Summary:").next().unwrap_or_default();
+    summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("I:"))
+        .and_then(|v| v.trim().trim_end_matches("LUFS").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no integrated loudness in {log}"))
+}
+
 async fn told(language: &str, synopsis: &str, sentences: &[&str], read: &[&str]) {
     let app = TestApp::spawn().await;
     let _worker = app.start_worker(WorkerTweaks::default()).await;
@@ -118,6 +137,11 @@ async fn told(language: &str, synopsis: &str, sentences: &[&str], read: &[&str])
         "the voice lasts as long as the pictures: {p}"
     );
     assert!((duration(&p) - 14.0).abs() <= 0.15, "{p}");
+    let lufs = loudness(&path);
+    assert!(
+        (lufs - LOUDNESS_LUFS).abs() <= 1.0,
+        "the voice is at {lufs} LUFS, target {LOUDNESS_LUFS}"
+    );
 
     let captions = &done["final_captions"];
     let vtt = fetch_text(&app, captions["vtt"].as_str().unwrap()).await;

@@ -45,6 +45,49 @@ impl CaptionSize {
     }
 }
 
+/// How one scene gives way to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransitionKind {
+    /// Straight on (the clips may be joined without re-encoding).
+    #[default]
+    Cut,
+    /// The scene dissolves into the next.
+    Crossfade,
+    /// The scene fades to black and the next fades in.
+    FadeBlack,
+}
+
+string_enum!(TransitionKind {
+    Cut => "cut",
+    Crossfade => "crossfade",
+    FadeBlack => "fade_black",
+});
+
+/// The transitions between scenes. A transition never changes the video's length:
+/// the last frame of a scene is held for the transition's time while the next scene
+/// begins, so every scene still starts where the narration expects it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct TransitionOptions {
+    pub kind: TransitionKind,
+    /// 0.1 to 2 seconds; default 0.5.
+    pub seconds: f64,
+}
+
+impl TransitionOptions {
+    pub const MIN_SECONDS: f64 = 0.1;
+    pub const MAX_SECONDS: f64 = 2.0;
+}
+
+impl Default for TransitionOptions {
+    fn default() -> Self {
+        Self {
+            kind: TransitionKind::Cut,
+            seconds: 0.5,
+        }
+    }
+}
+
 /// Captions burned into the video (the WebVTT and SubRip files are written always).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
@@ -67,12 +110,13 @@ impl Default for CaptionOptions {
 
 /// A story's finishing options; every story is narrated and captioned unless it
 /// says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct FilmOptions {
     /// Speak the scenes' narration; default true.
     pub narrate: bool,
     pub captions: CaptionOptions,
+    pub transition: TransitionOptions,
 }
 
 impl Default for FilmOptions {
@@ -80,6 +124,7 @@ impl Default for FilmOptions {
         Self {
             narrate: true,
             captions: CaptionOptions::default(),
+            transition: TransitionOptions::default(),
         }
     }
 }

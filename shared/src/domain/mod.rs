@@ -16,7 +16,10 @@ mod story;
 
 pub use cost::{CostEstimate, ProviderRates};
 pub use error_code::ErrorCode;
-pub use film::{CAPTION_FONT, CaptionOptions, CaptionPosition, CaptionSize, FilmOptions, ass};
+pub use film::{
+    CAPTION_FONT, CaptionOptions, CaptionPosition, CaptionSize, FilmOptions, TransitionKind,
+    TransitionOptions, ass,
+};
 pub use job::{JobKind, JobParameters, JobStatus, Priority, RenderQuality, RetryPolicy};
 pub use narration::{
     Cue, Language, NARRATION_MAX_CHARS, check_narration, cues, sentences, subrip, webvtt,

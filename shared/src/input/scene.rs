@@ -4,7 +4,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Checked, FieldErrors, Refusal, nonblank, text, text_or_null};
+use super::{
+    Checked, FieldErrors, Refusal, nonblank, object, objects, optional_objects, text, text_or_null,
+};
 use crate::domain::{
     CameraMotion, NARRATION_MAX_CHARS, Priority, RenderQuality, SceneDuration, ScenePrompt,
 };
@@ -44,6 +46,7 @@ pub struct SceneIn {
     /// 1 to 30 seconds.
     #[schema(minimum = 1, maximum = 30)]
     pub duration_seconds: i64,
+    #[serde(deserialize_with = "object")]
     pub prompt: PromptIn,
     /// What the narrator says over the scene, at most 1000 characters; default
     /// silence.
@@ -60,6 +63,7 @@ pub struct BulkCreateIn {
     pub story: Uuid,
     /// 1 to 200 scenes, created together or not at all.
     #[schema(min_items = 1, max_items = 200)]
+    #[serde(deserialize_with = "objects")]
     pub scenes: Vec<SceneIn>,
 }
 
@@ -210,6 +214,7 @@ pub struct PositionIn {
 #[serde(deny_unknown_fields)]
 pub struct ReorderIn {
     pub position: Option<i64>,
+    #[serde(default, deserialize_with = "optional_objects")]
     pub positions: Option<Vec<PositionIn>>,
 }
 

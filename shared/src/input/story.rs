@@ -4,10 +4,12 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Checked, FieldErrors, Refusal, nonblank, nonblank_or_null, text, text_or_null};
+use super::{
+    Checked, FieldErrors, Refusal, nonblank, nonblank_or_null, optional_object, text, text_or_null,
+};
 use crate::domain::{
     AspectRatio, CaptionPosition, CaptionSize, FilmOptions, Language, Priority, Provider,
-    ProviderRole, StoryDuration, StoryStatus,
+    ProviderRole, StoryDuration, StoryStatus, TransitionKind, TransitionOptions,
 };
 use crate::store::stories::{NewStory, StoryPatch};
 
@@ -39,7 +41,9 @@ pub struct StoryIn {
     /// The language the narrator speaks; default `en`.
     #[schema(value_type = Option<Language>)]
     pub language: Option<Checked<Language>>,
-    /// Narration and burned captions; both on by default.
+    /// Narration, burned captions and transitions; narration and captions are on by
+    /// default.
+    #[serde(default, deserialize_with = "optional_object")]
     pub film: Option<FilmIn>,
     /// Default from `DEFAULT_IMAGE_PROVIDER`.
     #[schema(value_type = Option<Provider>)]
@@ -67,6 +71,7 @@ pub struct StoryPatchIn {
     pub language: Option<Checked<Language>>,
     /// Replaces the finishing options as a whole (members left out take their
     /// defaults).
+    #[serde(default, deserialize_with = "optional_object")]
     pub film: Option<FilmIn>,
     #[schema(value_type = Option<Provider>)]
     pub image_provider: Option<Checked<Provider>>,
@@ -179,7 +184,22 @@ impl TryFrom<StoryPatchIn> for StoryPatch {
 pub struct FilmIn {
     /// Speak the scenes' narration; default true.
     pub narrate: Option<bool>,
+    #[serde(default, deserialize_with = "optional_object")]
     pub captions: Option<CaptionsIn>,
+    #[serde(default, deserialize_with = "optional_object")]
+    pub transition: Option<SceneTransitionIn>,
+}
+
+/// How scenes give way to each other.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SceneTransitionIn {
+    /// `cut` (default), `crossfade` or `fade_black`.
+    #[schema(value_type = Option<TransitionKind>)]
+    pub kind: Option<Checked<TransitionKind>>,
+    /// 0.1 to 2 seconds; default 0.5.
+    #[schema(minimum = 0.1, maximum = 2.0)]
+    pub seconds: Option<f64>,
 }
 
 /// Captions burned into the pictures (WebVTT and SubRip are written beside the
@@ -216,6 +236,20 @@ impl FilmIn {
             }
             if let Some(s) = c.size.and_then(|s| errors.take("film.captions.size", s)) {
                 film.captions.size = s;
+            }
+        }
+        if let Some(t) = self.transition {
+            if let Some(k) = t.kind.and_then(|k| errors.take("film.transition.kind", k)) {
+                film.transition.kind = k;
+            }
+            let range = TransitionOptions::MIN_SECONDS..=TransitionOptions::MAX_SECONDS;
+            match t.seconds {
+                Some(s) if range.contains(&s) => film.transition.seconds = s,
+                Some(_) => errors.add(
+                    "film.transition.seconds",
+                    "Must be between 0.1 and 2 seconds.",
+                ),
+                None => {}
             }
         }
         film

@@ -13,7 +13,7 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use super::{JobCtx, JobError};
-use crate::media::{Finish, SceneVoice, Target, join_clips, narrate};
+use crate::media::{Finish, SceneVoice, Target, join_with_transitions, narrate};
 
 pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
     let db = &ctx.state.db;
@@ -62,13 +62,15 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         height,
         fps: ctx.state.render.fps,
     };
+    let film = FilmOptions::from_stored(story.film.as_ref());
     let joined = ctx.work.path()?.join("joined.mp4");
     let mode = ctx
-        .step(join_clips(
+        .step(join_with_transitions(
             &ctx.state.ffmpeg,
             &clips,
             &joined,
             target,
+            (film.transition.kind, film.transition.seconds),
             ctx.work.path()?,
         ))
         .await?;
@@ -82,7 +84,6 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
     .await;
     ctx.checkpoint().await?;
     let out = ctx.work.path()?.join("out.mp4");
-    let film = FilmOptions::from_stored(story.film.as_ref());
     let mut at = 0.0;
     let voices: Vec<SceneVoice> = scenes
         .iter()
@@ -145,6 +146,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         "height": info.height,
         "duration_seconds": info.duration,
         "join": mode.as_str(),
+        "transition": film.transition.kind.as_str(),
         "narration": {
             "language": story.language.as_str(),
             "captions": narrated.cues.len(),

@@ -65,8 +65,39 @@ pub struct ClipInfo {
     pub duration: f64,
 }
 
+/// ffmpeg's arguments after `options`, with every input limited to local files.
+fn local_inputs(options: &[&str], args: Vec<String>) -> Vec<String> {
+    let mut full: Vec<String> = ["-hide_banner", "-nostdin"]
+        .iter()
+        .chain(options)
+        .map(|s| s.to_string())
+        .collect();
+    for arg in args {
+        if arg == "-i" {
+            full.push("-protocol_whitelist".into());
+            full.push(LOCAL_ONLY.into());
+        }
+        full.push(arg);
+    }
+    full
+}
+
 impl Ffmpeg {
     pub(super) async fn run(&self, program: &Path, args: &[String]) -> Result<Vec<u8>, MediaError> {
+        Ok(self.output(program, args).await?.stdout)
+    }
+
+    /// What a successful run wrote to stderr.
+    async fn run_logged(&self, program: &Path, args: &[String]) -> Result<String, MediaError> {
+        let output = self.output(program, args).await?;
+        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    async fn output(
+        &self,
+        program: &Path,
+        args: &[String],
+    ) -> Result<std::process::Output, MediaError> {
         let running = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
@@ -92,24 +123,18 @@ impl Ffmpeg {
                 stderr: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
             });
         }
-        Ok(output.stdout)
+        Ok(output)
+    }
+
+    /// Runs ffmpeg at the `info` log level and answers what it logged (filters such as
+    /// `loudnorm` print their measurements there).
+    pub(crate) async fn ffmpeg_log(&self, args: Vec<String>) -> Result<String, MediaError> {
+        let full = local_inputs(&["-nostats", "-loglevel", "info"], args);
+        self.run_logged(&self.ffmpeg, &full).await
     }
 
     pub(crate) async fn ffmpeg(&self, args: Vec<String>) -> Result<(), MediaError> {
-        let mut full = vec![
-            "-hide_banner".into(),
-            "-nostdin".into(),
-            "-loglevel".into(),
-            "error".into(),
-            "-y".into(),
-        ];
-        for arg in args {
-            if arg == "-i" {
-                full.push("-protocol_whitelist".into());
-                full.push(LOCAL_ONLY.into());
-            }
-            full.push(arg);
-        }
+        let full = local_inputs(&["-loglevel", "error", "-y"], args);
         self.run(&self.ffmpeg, &full).await.map(|_| ())
     }
 

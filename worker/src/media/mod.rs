@@ -9,5 +9,7 @@ mod narration;
 mod render;
 
 pub use ffmpeg::{ClipInfo, Ffmpeg, MediaError};
-pub use narration::{Finish, MAX_TEMPO, Narrated, SceneVoice, narrate};
-pub use render::{JoinMode, Target, join_clips};
+pub use narration::{
+    Finish, LOUDNESS_LUFS, MAX_TEMPO, Narrated, SceneVoice, TRUE_PEAK_DBTP, narrate,
+};
+pub use render::{JoinMode, Target, join_clips, join_with_transitions};

@@ -12,12 +12,17 @@ use std::path::{Path, PathBuf};
 
 use ai_video_shared::domain::{CaptionOptions, Cue, Language, ass, cues};
 
+use super::render::H264;
 use super::{Ffmpeg, MediaError};
 
 /// The most a scene's speech is sped up to fit it.
 pub const MAX_TEMPO: f64 = 1.25;
 /// Audio of every output: AAC, 48 kHz.
 const SAMPLE_RATE: &str = "48000";
+/// The integrated loudness the narration is brought to (EBU R128, LUFS), and its
+/// true-peak ceiling (dBTP).
+pub const LOUDNESS_LUFS: f64 = -16.0;
+pub const TRUE_PEAK_DBTP: f64 = -1.5;
 
 /// One scene on the timeline: where it starts, how long its pictures last, and what
 /// is said over it.
@@ -100,6 +105,80 @@ impl Ffmpeg {
     }
 }
 
+/// The loudness range `loudnorm` keeps (LU).
+const LRA: f64 = 11.0;
+
+/// The placed speech, mixed into one WAV track of `duration` seconds.
+async fn mix(
+    ffmpeg: &Ffmpeg,
+    placed: &[Placed],
+    duration: f64,
+    out: &Path,
+) -> Result<(), MediaError> {
+    let mut args = Vec::new();
+    let mut filter = String::new();
+    for (k, p) in placed.iter().enumerate() {
+        args.extend(["-i".to_string(), p.file.display().to_string()]);
+        let delay = (p.start * 1000.0).round() as u64;
+        filter.push_str(&format!(
+            "[{k}:a]aresample={SAMPLE_RATE},aformat=channel_layouts=mono,atempo={:.4},\
+             adelay={delay}:all=1[s{k}];",
+            p.tempo
+        ));
+    }
+    for k in 0..placed.len() {
+        filter.push_str(&format!("[s{k}]"));
+    }
+    filter.push_str(&format!(
+        "amix=inputs={}:normalize=0:duration=longest,apad=whole_dur={duration:.3},\
+         atrim=0:{duration:.3}[mix]",
+        placed.len()
+    ));
+    args.extend(["-filter_complex".to_string(), filter]);
+    args.extend(["-map", "[mix]", "-ar", SAMPLE_RATE].map(String::from));
+    args.push(out.display().to_string());
+    ffmpeg.ffmpeg(args).await
+}
+
+/// The first pass of `loudnorm` over `track`: what it measured, as the options of
+/// the second pass, which then applies one linear gain (the speech keeps its
+/// dynamics and lands on the target).
+async fn measure(ffmpeg: &Ffmpeg, track: &Path) -> Result<String, MediaError> {
+    let log = ffmpeg
+        .ffmpeg_log(vec![
+            "-i".into(),
+            track.display().to_string(),
+            "-af".into(),
+            format!("loudnorm=I={LOUDNESS_LUFS}:TP={TRUE_PEAK_DBTP}:LRA={LRA}:print_format=json"),
+            "-f".into(),
+            "null".into(),
+            "-".into(),
+        ])
+        .await?;
+    let json = log
+        .rfind('{')
+        .and_then(|start| log[start..].find('}').map(|end| &log[start..=start + end]))
+        .ok_or_else(|| MediaError::Probe("loudnorm printed no measurement".into()))?;
+    let m: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| MediaError::Probe(format!("loudnorm: {e}")))?;
+    let field = |k: &str| -> Result<String, MediaError> {
+        let v = m[k].as_str().unwrap_or_default();
+        // Silence measures as -inf; any finite number is accepted.
+        match v.parse::<f64>() {
+            Ok(n) if n.is_finite() => Ok(format!("{n}")),
+            _ => Err(MediaError::Probe(format!("loudnorm measured {k} = {v:?}"))),
+        }
+    };
+    Ok(format!(
+        "measured_I={}:measured_TP={}:measured_LRA={}:measured_thresh={}:offset={}",
+        field("input_i")?,
+        field("input_tp")?,
+        field("input_lra")?,
+        field("input_thresh")?,
+        field("target_offset")?
+    ))
+}
+
 /// Speaks each scene's narration and muxes the track into `video` (lasting
 /// `video_seconds`), writing `out`; `work` holds the speech files.
 pub async fn narrate(
@@ -133,30 +212,19 @@ pub async fn narrate(
     let hold = duration - video_seconds;
     let held = hold > 0.05;
     let mut args = vec!["-i".to_string(), video.display().to_string()];
-    let mut filter = String::new();
-    for (k, p) in placed.iter().enumerate() {
-        args.extend(["-i".to_string(), p.file.display().to_string()]);
-        let delay = (p.start * 1000.0).round() as u64;
-        filter.push_str(&format!(
-            "[{}:a]aresample={SAMPLE_RATE},atempo={:.4},adelay={delay}:all=1[s{k}];",
-            k + 1,
-            p.tempo
-        ));
-    }
-    if placed.is_empty() {
-        filter.push_str(&format!(
-            "anullsrc=r={SAMPLE_RATE}:cl=mono,atrim=0:{duration:.3}[aout]"
-        ));
+    let mut filter = if placed.is_empty() {
+        format!("anullsrc=r={SAMPLE_RATE}:cl=mono,atrim=0:{duration:.3}[aout]")
     } else {
-        for k in 0..placed.len() {
-            filter.push_str(&format!("[s{k}]"));
-        }
-        filter.push_str(&format!(
-            "amix=inputs={}:normalize=0:duration=longest,apad=whole_dur={duration:.3},\
-             atrim=0:{duration:.3}[aout]",
-            placed.len()
-        ));
-    }
+        let voice = work.join("narration.wav");
+        mix(ffmpeg, &placed, duration, &voice).await?;
+        let measured = measure(ffmpeg, &voice).await?;
+        args.extend(["-i".to_string(), voice.display().to_string()]);
+        format!(
+            "[1:a]loudnorm=I={LOUDNESS_LUFS}:TP={TRUE_PEAK_DBTP}:LRA={LRA}:{measured}:linear=true,\
+             aresample={SAMPLE_RATE},aformat=channel_layouts=mono,apad=whole_dur={duration:.3},\
+             atrim=0:{duration:.3}[aout]"
+        )
+    };
     let mut video_chain = Vec::new();
     let burn = finish.burn.filter(|_| !cues_all.is_empty());
     if let Some(options) = burn {
@@ -181,12 +249,7 @@ pub async fn narrate(
     args.extend(["-filter_complex".to_string(), filter]);
     args.extend(["-map", video_map, "-map", "[aout]"].map(String::from));
     if encode {
-        args.extend(
-            [
-                "-c:v", "libx264", "-preset", "veryfast", "-crf", "21", "-pix_fmt", "yuv420p",
-            ]
-            .map(String::from),
-        );
+        args.extend(H264.map(String::from));
     } else {
         args.extend(["-c:v", "copy"].map(String::from));
     }
