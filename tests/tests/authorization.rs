@@ -178,6 +178,13 @@ fn cases(f: &Fixture) -> Vec<Case> {
             true,
         ),
         c(
+            Method::PATCH,
+            format!("scenes/{}/", f.draft_scene),
+            Some(json!({"narration": "Said."})),
+            200,
+            true,
+        ),
+        c(
             Method::POST,
             format!("scenes/{}/generate/", f.planned_scene),
             None,

@@ -304,3 +304,58 @@ async fn a_story_may_turn_narration_and_burned_captions_off() {
         r.text
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_scene_is_edited_until_its_preview() {
+    let app = TestApp::spawn().await;
+    let _worker = app.start_worker(WorkerTweaks::default()).await;
+    let alice = app.tokens.user("alice");
+    let (story, scenes) = app.planned_by_worker(&alice, &["Dawn", "Dusk"]).await;
+    let path = format!("scenes/{}/", scenes[0]);
+    let r = app
+        .patch(
+            &path,
+            &alice,
+            json!({"narration": "The keeper wakes.", "prompt": {"text": "A lighthouse at dawn",
+                   "camera_motion": "pan_left"}}),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["narration"], "The keeper wakes.");
+    assert_eq!(r.body["prompt"]["text"], "A lighthouse at dawn");
+    assert_eq!(r.body["prompt"]["camera_motion"], "pan_left");
+    assert_eq!(r.body["prompt"]["seed"], 0, "members left out stay");
+
+    let bad = app
+        .patch(
+            &path,
+            &alice,
+            json!({"narration": "x".repeat(1001), "prompt": {"text": " "}}),
+        )
+        .await;
+    bad.assert_problem(422, "validation_error");
+    for field in ["narration", "prompt.text"] {
+        assert!(
+            bad.body["errors"][field].is_array(),
+            "{field}: {}",
+            bad.text
+        );
+    }
+    let mallory = app.tokens.user("mallory");
+    app.patch(&path, &mallory, json!({"narration": "Mine now."}))
+        .await
+        .assert_problem(404, "not_found");
+
+    // The preview speaks the edited narration; after it, the scene is settled.
+    app.preview(&alice, &story).await;
+    let vtt_url =
+        app.get(&format!("stories/{story}/"), &alice).await.body["preview_captions"]["vtt"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let vtt = fetch_text(&app, &vtt_url).await;
+    assert!(vtt.contains("The keeper wakes."), "{vtt}");
+    app.patch(&path, &alice, json!({"narration": "Too late."}))
+        .await
+        .assert_problem(409, "invalid_story_status");
+}

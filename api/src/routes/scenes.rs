@@ -2,8 +2,10 @@
 
 use ai_video_shared::db::entities::scene;
 use ai_video_shared::domain::{CameraMotion, Provider, SceneStatus};
-use ai_video_shared::input::{BulkCreate, BulkCreateIn, GenerateScene, GenerateSceneIn, ReorderIn};
-use ai_video_shared::store::scenes::{self, Reorder, SceneFilter};
+use ai_video_shared::input::{
+    BulkCreate, BulkCreateIn, GenerateScene, GenerateSceneIn, ReorderIn, ScenePatchIn,
+};
+use ai_video_shared::store::scenes::{self, Reorder, SceneFilter, ScenePatch};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_scenes))
         .routes(routes!(bulk_create_scenes))
-        .routes(routes!(get_scene))
+        .routes(routes!(get_scene, patch_scene))
         .routes(routes!(generate_scene))
         .routes(routes!(reorder_scene))
 }
@@ -169,6 +171,22 @@ pub async fn get_scene(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<SceneOut>> {
     let (scene, _) = scenes::get(&state.db, &viewer, id).await?;
+    Ok(Json(SceneOut::from_model(scene, &state)))
+}
+
+/// Edit a scene's prompt or narration while its story is a draft or planned.
+#[utoipa::path(patch, path = "/scenes/{id}/", tag = "scenes", params(("id" = Uuid, Path)),
+    request_body = ScenePatchIn,
+    responses((status = 200, body = SceneOut), problems::Auth, problems::Lookup, problems::Body,
+        problems::State))]
+pub async fn patch_scene(
+    State(state): State<AppState>,
+    Auth(viewer): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<ScenePatchIn>,
+) -> ApiResult<Json<SceneOut>> {
+    let patch = ScenePatch::try_from(input)?;
+    let scene = scenes::update(&state.db, &viewer, id, patch).await?;
     Ok(Json(SceneOut::from_model(scene, &state)))
 }
 

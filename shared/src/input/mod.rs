@@ -23,8 +23,8 @@ mod story;
 
 pub use admin::{ProviderPatchIn, QuotaPatchIn};
 pub use scene::{
-    BulkCreate, BulkCreateIn, GenerateScene, GenerateSceneIn, PositionIn, PromptIn, ReorderIn,
-    SceneIn,
+    BulkCreate, BulkCreateIn, GenerateScene, GenerateSceneIn, PositionIn, PromptIn, PromptPatchIn,
+    ReorderIn, SceneIn, ScenePatchIn,
 };
 pub use story::{StoryIn, StoryPatchIn, Transition, TransitionIn, Work, WorkIn};
 

@@ -10,7 +10,7 @@ use super::{
 use crate::domain::{
     CameraMotion, NARRATION_MAX_CHARS, Priority, RenderQuality, SceneDuration, ScenePrompt,
 };
-use crate::store::scenes::{NewPrompt, NewScene, Reorder};
+use crate::store::scenes::{NewPrompt, NewScene, Reorder, ScenePatch};
 
 /// Most scenes accepted in one `bulk_create`.
 const BULK_MAX: usize = 200;
@@ -163,6 +163,88 @@ impl TryFrom<BulkCreateIn> for BulkCreate {
             story: input.story,
             scenes,
         })
+    }
+}
+
+/// Changes to a scene while its story is a draft or planned: any member of its
+/// prompt, and its narration.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenePatchIn {
+    #[serde(default, deserialize_with = "super::optional_object")]
+    pub prompt: Option<PromptPatchIn>,
+    /// At most 1000 characters; empty for silence.
+    #[schema(schema_with = text_or_null::<NARRATION_MAX_CHARS>)]
+    pub narration: Option<String>,
+}
+
+/// The members of a prompt to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromptPatchIn {
+    #[schema(schema_with = super::nonblank_or_null::<{ ScenePrompt::MAX_TEXT_CHARS }>)]
+    pub text: Option<String>,
+    #[schema(schema_with = text_or_null::<{ ScenePrompt::MAX_TEXT_CHARS }>)]
+    pub negative_prompt: Option<String>,
+    #[schema(schema_with = text_or_null::<{ ScenePrompt::MAX_STYLE_CHARS }>)]
+    pub style: Option<String>,
+    #[schema(value_type = Option<CameraMotion>)]
+    pub camera_motion: Option<Checked<CameraMotion>>,
+    #[schema(value_type = Option<u32>, minimum = 0, maximum = 4294967294_u32)]
+    pub seed: Option<i64>,
+}
+
+impl TryFrom<ScenePatchIn> for ScenePatch {
+    type Error = Refusal;
+
+    fn try_from(input: ScenePatchIn) -> Result<Self, Refusal> {
+        let mut errors = FieldErrors::default();
+        let mut patch = ScenePatch::default();
+        if let Some(n) = &input.narration {
+            errors.text("narration", n, NARRATION_MAX_CHARS, false);
+        }
+        patch.narration = input.narration;
+        if let Some(p) = input.prompt {
+            let texts = [
+                ("prompt.text", &p.text, ScenePrompt::MAX_TEXT_CHARS, true),
+                (
+                    "prompt.negative_prompt",
+                    &p.negative_prompt,
+                    ScenePrompt::MAX_TEXT_CHARS,
+                    false,
+                ),
+                (
+                    "prompt.style",
+                    &p.style,
+                    ScenePrompt::MAX_STYLE_CHARS,
+                    false,
+                ),
+            ];
+            for (field, value, max, required) in texts {
+                if let Some(v) = value {
+                    errors.text(field, v, max, required);
+                }
+            }
+            patch.camera_motion = p
+                .camera_motion
+                .and_then(|m| errors.take("prompt.camera_motion", m));
+            patch.seed = match p.seed.map(u32::try_from) {
+                None => None,
+                Some(Ok(seed)) if seed <= ScenePrompt::MAX_SEED => Some(seed),
+                Some(_) => {
+                    errors.add(
+                        "prompt.seed",
+                        format!("Must be between 0 and {}.", ScenePrompt::MAX_SEED),
+                    );
+                    None
+                }
+            };
+            patch.text = p.text;
+            patch.negative_prompt = p.negative_prompt;
+            patch.style = p.style;
+        }
+        errors.finish()?;
+        Ok(patch)
     }
 }
 

@@ -230,6 +230,60 @@ pub async fn get<C: ConnectionTrait>(
     }
 }
 
+/// Changes to a scene's prompt and narration; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ScenePatch {
+    pub text: Option<String>,
+    pub negative_prompt: Option<String>,
+    pub style: Option<String>,
+    pub camera_motion: Option<CameraMotion>,
+    pub seed: Option<u32>,
+    pub narration: Option<String>,
+}
+
+/// Edits a scene of a story that is a draft or planned (before its preview).
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    patch: ScenePatch,
+) -> StoreResult<scene::Model> {
+    let txn = begin_write(db).await?;
+    let (scene, story) = get(&txn, viewer, id).await?;
+    let story = transitions::get_for_update(&txn, viewer, story.id).await?;
+    let open = [StoryStatus::Draft, StoryStatus::Planned];
+    if !open.contains(&story.status) {
+        return Err(StoreError::wrong_status(
+            story.status,
+            &open,
+            "editing a scene",
+        ));
+    }
+    let mut model: scene::ActiveModel = scene.into();
+    if let Some(v) = patch.text {
+        model.prompt_text = Set(v);
+    }
+    if let Some(v) = patch.negative_prompt {
+        model.negative_prompt = Set(v);
+    }
+    if let Some(v) = patch.style {
+        model.prompt_style = Set(v);
+    }
+    if let Some(v) = patch.camera_motion {
+        model.camera_motion = Set(v);
+    }
+    if let Some(v) = patch.seed {
+        model.seed = Set(i64::from(v));
+    }
+    if let Some(v) = patch.narration {
+        model.narration = Set(v);
+    }
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
 /// The scenes of a story in order.
 pub async fn of_story<C: ConnectionTrait>(
     db: &C,
