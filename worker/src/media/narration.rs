@@ -105,6 +105,34 @@ impl Ffmpeg {
     }
 }
 
+/// Speaks every scene's narration, as many at once as there are cores; answers the
+/// length of each speech, in order.
+async fn speak_all(
+    ffmpeg: &Ffmpeg,
+    said: &[(&SceneVoice, PathBuf)],
+    language: Language,
+) -> Result<Vec<f64>, MediaError> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut lengths = Vec::with_capacity(said.len());
+    for batch in said.chunks(cores) {
+        let mut running = tokio::task::JoinSet::new();
+        for (k, (scene, file)) in batch.iter().enumerate() {
+            let (ffmpeg, text, file) = (ffmpeg.clone(), scene.narration.clone(), file.clone());
+            running.spawn(async move { (k, ffmpeg.speak(&text, language, &file).await) });
+        }
+        let mut got = vec![0.0; batch.len()];
+        while let Some(done) = running.join_next().await {
+            let (k, length) = done.map_err(|e| MediaError::Failed {
+                program: ffmpeg.espeak.display().to_string(),
+                stderr: e.to_string(),
+            })?;
+            got[k] = length?;
+        }
+        lengths.extend(got);
+    }
+    Ok(lengths)
+}
+
 /// The loudness range `loudnorm` keeps (LU).
 const LRA: f64 = 11.0;
 
@@ -190,16 +218,18 @@ pub async fn narrate(
     out: &Path,
     work: &Path,
 ) -> Result<Narrated, MediaError> {
-    let language = finish.language;
+    let said: Vec<(&SceneVoice, PathBuf)> = scenes
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| finish.speak && !s.narration.trim().is_empty())
+        .map(|(i, s)| (s, work.join(format!("speech-{i:04}.wav"))))
+        .collect();
+    let lengths = speak_all(ffmpeg, &said, finish.language).await?;
     let mut placed = Vec::new();
     let mut cues_all = Vec::new();
     let mut free_from = 0.0_f64;
-    for (i, scene) in scenes.iter().enumerate() {
-        if !finish.speak || scene.narration.trim().is_empty() {
-            continue;
-        }
-        let file = work.join(format!("speech-{i:04}.wav"));
-        let raw = ffmpeg.speak(&scene.narration, language, &file).await?;
+    for ((scene, file), raw) in said.into_iter().zip(lengths) {
+        let file = file.clone();
         let start = scene.start.max(free_from);
         let room = (scene.start + scene.seconds - start).max(0.1);
         let tempo = (raw / room).clamp(1.0, MAX_TEMPO);
