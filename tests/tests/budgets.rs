@@ -26,6 +26,22 @@ async fn two_priced_stories(app: &TestApp, alice: &str) -> (String, String) {
     (a, b)
 }
 
+/// An admin sets alice's monthly budget to `budget`, and alice queues the preview
+/// of `story` ($0.30) within it.
+async fn first_preview_within(app: &TestApp, story: &str, budget: &str) {
+    let admin = app.tokens.admin("ops");
+    app.patch("quotas/alice/", &admin, json!({"monthly_budget": budget}))
+        .await
+        .assert_status(200);
+    app.post(
+        &format!("stories/{story}/generate_preview/"),
+        &app.tokens.user("alice"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+}
+
 async fn preview_jobs(app: &TestApp, token: &str, story: &str) -> usize {
     app.jobs_of(token, story)
         .await
@@ -42,17 +58,7 @@ async fn a_preview_past_the_budget_is_a_402_until_an_admin_raises_it() {
     let (first, second) = two_priced_stories(&app, &alice).await;
     let planned = app.get(&format!("stories/{first}/"), &alice).await;
     assert_eq!(planned.body["estimated_cost"], "0.8000", "{}", planned.text);
-    app.patch("quotas/alice/", &admin, json!({"monthly_budget": "0.50"}))
-        .await
-        .assert_status(200);
-
-    app.post(
-        &format!("stories/{first}/generate_preview/"),
-        &alice,
-        json!({}),
-    )
-    .await
-    .assert_status(202);
+    first_preview_within(&app, &first, "0.50").await;
     let me = app.get("quotas/me/", &alice).await;
     me.assert_status(200);
     assert_eq!(me.body["committed"], "0.3000", "{}", me.text);
@@ -205,16 +211,7 @@ async fn one_scene_made_on_its_own_counts_against_the_budget() {
     let alice = app.tokens.user("alice");
     let admin = app.tokens.admin("ops");
     let (first, second) = two_priced_stories(&app, &alice).await;
-    app.patch("quotas/alice/", &admin, json!({"monthly_budget": "0.50"}))
-        .await
-        .assert_status(200);
-    app.post(
-        &format!("stories/{first}/generate_preview/"),
-        &alice,
-        json!({}),
-    )
-    .await
-    .assert_status(202);
+    first_preview_within(&app, &first, "0.50").await;
     let scenes = app.get(&format!("scenes/?story={second}"), &alice).await;
     let scene = scenes.body["results"][0]["id"]
         .as_str()
