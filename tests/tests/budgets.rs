@@ -209,7 +209,6 @@ async fn scenes_never_add_up_to_more_than_the_story_cap() {
 async fn one_scene_made_on_its_own_counts_against_the_budget() {
     let app = TestApp::spawn().await;
     let alice = app.tokens.user("alice");
-    let admin = app.tokens.admin("ops");
     let (first, second) = two_priced_stories(&app, &alice).await;
     first_preview_within(&app, &first, "0.50").await;
     let scenes = app.get(&format!("scenes/?story={second}"), &alice).await;
