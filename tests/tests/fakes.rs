@@ -1,9 +1,12 @@
 //! The fake providers pinned down on their own, with plain HTTP: what each accepts
 //! and refuses, the shapes of its answers and errors, its polling, rate limiting
-//! and injected failures, and that the media it hands out is real (ffprobe'd).
-//! The adapters' tests rely on exactly this behaviour.
+//! and injected failures, and that the media it hands out is real (ffprobe'd),
+//! speech included. The adapters' tests rely on exactly this behaviour.
 
 mod fakes {
+    mod elevenlabs;
+    mod openai;
+    mod openai_speech;
     mod replicate;
     mod replicate_webhooks;
     mod runway;
@@ -63,6 +66,24 @@ pub fn probe(bytes: &[u8], ext: &str) -> Probe {
             .as_str()
             .and_then(|d| d.parse().ok()),
     }
+}
+
+/// What ffprobe says about audio bytes, written to a temporary file with
+/// extension `ext`: the codec, sample rate and duration (seconds) of the first
+/// stream.
+pub fn probe_audio(bytes: &[u8], ext: &str) -> (String, u64, f64) {
+    let dir = TempDir::new();
+    let path = dir.path.join(format!("audio.{ext}"));
+    std::fs::write(&path, bytes).expect("write audio");
+    let info = ai_video_tests::files::probe(&path);
+    let stream = &info["streams"][0];
+    assert_eq!(stream["codec_type"], "audio", "{info}");
+    let rate = stream["sample_rate"].as_str().expect("a sample rate");
+    (
+        stream["codec_name"].as_str().unwrap_or("").into(),
+        rate.parse().expect("a numeric sample rate"),
+        ai_video_tests::files::duration(&info),
+    )
 }
 
 /// A downloaded file: status, content type and bytes.

@@ -3,8 +3,9 @@
 //! fail on purpose, how slow the provider is, and the log of every request and of
 //! every attempt to create something.
 //!
-//! A *generation request* is one that creates an image, a task or a prediction;
-//! polls, cancels and downloads are never rate limited nor failed on purpose.
+//! A *generation request* is one that creates an image, a task, a prediction, a
+//! chat completion or speech; polls, cancels, downloads and listings are never
+//! rate limited nor failed on purpose.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};

@@ -1,16 +1,27 @@
-//! Local HTTP servers that stand in for the real image and video providers in
-//! tests: [`FakeStability`], [`FakeRunway`] and [`FakeReplicate`] speak the real
+//! Local HTTP servers that stand in for the real providers in tests:
+//! [`FakeStability`], [`FakeRunway`] and [`FakeReplicate`] for images and video,
+//! [`FakeOpenAi`] for planning (chat completions) and narration (speech), and
+//! [`FakeElevenLabs`] for narration with character timings. They speak the real
 //! APIs (paths, headers, status codes, bodies, polling, 429 with `Retry-After`,
-//! Replicate's signed webhooks) and return real media made by ffmpeg.
+//! Replicate's signed webhooks) and return real media made by ffmpeg; speech is a
+//! deterministic tone whose length [`speech_seconds`] predicts.
 //!
 //! Each fake listens on 127.0.0.1 on a free port, must be started inside a Tokio
 //! runtime, and stops when dropped. Point an adapter at [`FakeServer::base_url`]
-//! (`STABILITY_API_BASE`, `RUNWAY_API_BASE`, `REPLICATE_API_BASE`). The knobs of
+//! (`STABILITY_API_BASE`, `RUNWAY_API_BASE`, `REPLICATE_API_BASE`; OpenAI clients
+//! at [`FakeOpenAi::api_base`], `{base_url}/v1`). The knobs of
 //! [`FakeOptions`] can be turned while a fake runs; every request is recorded, so a
 //! test can assert what an adapter sent as well as what it did with the answers.
 
 mod control;
+mod elevenlabs;
+mod elevenlabs_input;
+mod elevenlabs_tts;
 mod media;
+mod openai;
+mod openai_chat;
+mod openai_schema;
+mod openai_speech;
 mod prediction;
 mod record;
 mod replicate;
@@ -22,6 +33,7 @@ mod runway_input;
 mod runway_task;
 mod stability;
 mod stability_input;
+mod tone;
 mod webhook;
 
 use std::net::SocketAddr;
@@ -34,15 +46,20 @@ use axum::http::StatusCode;
 use tokio::sync::oneshot;
 
 pub use control::{CreateAttempt, FakeOptions, OutputBody};
+pub use elevenlabs::{FakeElevenLabs, TtsExchange};
+pub use openai::FakeOpenAi;
+pub use openai_chat::{ChatExchange, ChatReply, ChatResponder};
+pub use openai_speech::{SPEECH_SAMPLE_RATE, SpeechExchange};
 pub use record::{Form, RecordedBody, RecordedRequest};
 pub use replicate::{FakeReplicate, OutputKind};
 pub use runway::FakeRunway;
 pub use stability::FakeStability;
+pub use tone::{SECONDS_PER_CHAR, SENTENCE_PAUSE, speech_seconds};
 pub use webhook::{WebhookDelivery, sign_webhook};
 
 use control::Shared;
 
-/// What the three fakes share: the listening server, the knobs and the logs.
+/// What the fakes share: the listening server, the knobs and the logs.
 /// Each fake dereferences to it.
 pub struct FakeServer {
     addr: SocketAddr,
@@ -110,7 +127,7 @@ impl FakeServer {
 
     /// The next `n` tasks (Runway) or predictions (Replicate) are accepted and then
     /// fail inside the provider: Runway `FAILED` with `failureCode: "INTERNAL"`,
-    /// Replicate `failed` with an `error`. Stability ignores this.
+    /// Replicate `failed` with an `error`. Stability, OpenAI and ElevenLabs ignore this.
     pub fn fail_next_tasks(&self, n: usize) {
         self.shared.state().task_failures += n;
     }
