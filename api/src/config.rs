@@ -49,6 +49,10 @@ pub struct ApiConfig {
     pub rate_limits: crate::ratelimit::RateLimits,
     /// Largest request body accepted, in bytes (`MAX_BODY_BYTES`, default 1 MiB).
     pub body_limit: usize,
+    /// Largest music upload, in bytes (`MUSIC_MAX_MB`, default 25).
+    pub music_limit: usize,
+    /// ffprobe, which checks music uploads (`FFPROBE_BIN`, default `ffprobe`).
+    pub ffprobe: std::path::PathBuf,
     pub default_image_provider: Provider,
     pub default_video_provider: Provider,
     /// Attempts and first backoff delay of new jobs (`JOB_ATTEMPTS`,
@@ -82,6 +86,12 @@ impl ApiConfig {
             rate_limits: rate_limits_from_env(env)?,
             quotas: ai_video_shared::domain::QuotaLimits::from_env(env)?,
             body_limit: parse_or(env, "MAX_BODY_BYTES", 1024 * 1024)?,
+            music_limit: music_limit(env)?,
+            ffprobe: env
+                .var("FFPROBE_BIN")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "ffprobe".into())
+                .into(),
             default_image_provider: parse_or(env, "DEFAULT_IMAGE_PROVIDER", Provider::Local)?,
             default_video_provider: parse_or(env, "DEFAULT_VIDEO_PROVIDER", Provider::Local)?,
             job_retry: job_retry_from_env(env)?,
@@ -89,6 +99,28 @@ impl ApiConfig {
             database,
             auto_migrate,
         })
+    }
+}
+
+fn music_limit(env: &dyn Env) -> Result<usize, ConfigError> {
+    let mb: u64 = parse_or(env, "MUSIC_MAX_MB", ai_video_shared::domain::MUSIC_MAX_MB)?;
+    if !(1..=2048).contains(&mb) {
+        return Err(ConfigError::new(
+            "MUSIC_MAX_MB",
+            "must be a whole number of MB from 1 to 2048",
+        ));
+    }
+    Ok((mb << 20) as usize)
+}
+
+impl ApiConfig {
+    /// The largest body a request to `path` may send: music uploads have their own.
+    pub fn body_limit_for(&self, path: &str) -> usize {
+        if path.trim_end_matches('/').ends_with("/music") {
+            self.music_limit.max(self.body_limit)
+        } else {
+            self.body_limit
+        }
     }
 }
 

@@ -124,6 +124,12 @@ impl ApiError {
             "An internal error occurred; it has been logged.",
         )
     }
+
+    /// The opaque 500, logging why.
+    pub fn internal_because(reason: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %reason, "internal error");
+        Self::internal()
+    }
 }
 
 impl From<Refusal> for ApiError {

@@ -60,7 +60,8 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         Err(e) => return e.into_response(),
     };
     let (parts, body) = request.into_parts();
-    let body = match to_bytes(body, state.config.body_limit).await {
+    let limit = state.config.body_limit_for(parts.uri.path());
+    let body = match to_bytes(body, limit).await {
         Ok(body) => body,
         Err(_) => {
             return ApiError::new(

@@ -119,10 +119,11 @@ impl AppState {
 /// Answers 413 from the announced `Content-Length` alone, before reading a byte of
 /// the body; bodies without one are cut off at the same limit as they are read.
 async fn refuse_oversized(
-    limit: usize,
+    config: Arc<ApiConfig>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let limit = config.body_limit_for(req.uri().path());
     let announced = req
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
@@ -193,7 +194,8 @@ impl Api {
     /// trailing-slash rule.
     pub fn router(&self) -> axum::Router {
         let state = self.state.clone();
-        let limit = state.config.body_limit;
+        let config = state.config.clone();
+        let limit = config.body_limit;
         routes::router(state).layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -212,7 +214,7 @@ impl Api {
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(axum::middleware::from_fn(move |req, next| {
-                    refuse_oversized(limit, req, next)
+                    refuse_oversized(config.clone(), req, next)
                 }))
                 .layer(DefaultBodyLimit::max(limit)),
         )

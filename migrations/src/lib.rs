@@ -17,6 +17,7 @@ mod m20261203_000003_user_quotas;
 mod m20261203_000004_job_statistics;
 mod m20261203_000005_narration;
 mod m20261203_000006_film_options;
+mod m20261203_000007_planning_and_music;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_job_statistics::Migration),
             Box::new(m20261203_000005_narration::Migration),
             Box::new(m20261203_000006_film_options::Migration),
+            Box::new(m20261203_000007_planning_and_music::Migration),
         ]
     }
 }

@@ -216,6 +216,9 @@ impl TestApp {
                 trust_forwarded_for: false,
             },
             body_limit: 1024 * 1024,
+            // Small, so a test can exceed it cheaply.
+            music_limit: 2 << 20,
+            ffprobe: "ffprobe".into(),
             default_image_provider: Provider::Local,
             default_video_provider: Provider::Local,
             job_retry: opts.job_retry,

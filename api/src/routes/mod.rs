@@ -8,6 +8,7 @@
 pub mod health;
 pub mod jobs;
 mod media;
+mod music;
 pub mod problems;
 pub mod providers;
 pub mod quotas;
@@ -85,6 +86,7 @@ impl utoipa::Modify for BearerAuth {
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let resources = OpenApiRouter::new()
         .merge(stories::router())
+        .merge(music::router())
         .merge(scenes::router())
         .merge(jobs::router())
         .merge(providers::router())

@@ -3,8 +3,8 @@
 
 use ai_video_shared::db::entities::{story, transition};
 use ai_video_shared::domain::{
-    Actor, AspectRatio, CostEstimate, FilmOptions, Language, Provider, RenderQuality, StoryStatus,
-    legal_targets,
+    Actor, AspectRatio, CostEstimate, FilmOptions, Language, MusicBed, Provider, RenderQuality,
+    StoryBible, StoryStatus, legal_targets,
 };
 use ai_video_shared::input::{StoryIn, StoryPatchIn, Transition, TransitionIn, WorkIn};
 use ai_video_shared::storage;
@@ -51,8 +51,12 @@ pub struct StoryOut {
     pub aspect_ratio: AspectRatio,
     /// The language the narrator speaks.
     pub language: Language,
-    /// Narration and burned captions.
+    /// Planner, narrator, captions and transitions.
     pub film: FilmOptions,
+    /// The characters, setting and palette the LLM planner wrote for the scenes.
+    pub bible: Option<StoryBible>,
+    /// The music bed under the narration (`POST stories/{id}/music/`).
+    pub music: Option<MusicBed>,
     pub status: StoryStatus,
     /// Where the owner may move the story from here.
     pub legal_transitions: Vec<StoryStatus>,
@@ -121,6 +125,8 @@ impl StoryOut {
             aspect_ratio: m.aspect_ratio,
             language: m.language,
             film: FilmOptions::from_stored(m.film.as_ref()),
+            bible: m.bible.and_then(|v| serde_json::from_value(v).ok()),
+            music: MusicBed::from_stored(m.music.as_ref()),
             status: m.status,
             image_provider: m.image_provider,
             video_provider: m.video_provider,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Cue, string_enum};
+use super::{Cue, Invalid, Provider, string_enum};
 
 /// Where burned captions sit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,13 +108,131 @@ impl Default for CaptionOptions {
     }
 }
 
+/// Who speaks the narration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct VoiceOptions {
+    /// `local` (espeak-ng, offline; default), `openai` or `elevenlabs`.
+    #[schema(value_type = String)]
+    pub provider: Provider,
+    /// One of the provider's voices ([`voices`]); null for its default.
+    pub name: Option<String>,
+}
+
+impl Default for VoiceOptions {
+    fn default() -> Self {
+        Self {
+            provider: Provider::Local,
+            name: None,
+        }
+    }
+}
+
+/// The espeak-ng voice variants the local narrator offers (`-v <language>+<variant>`).
+pub const LOCAL_VOICES: &[&str] = &[
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
+];
+
+/// OpenAI's built-in speech voices.
+pub const OPENAI_VOICES: &[&str] = &[
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse",
+    "marin", "cedar",
+];
+
+/// ElevenLabs' premade voices by name, with their voice ids; any other voice of
+/// the account is chosen by its 20-character id.
+pub const ELEVENLABS_VOICES: &[(&str, &str)] = &[
+    ("rachel", "21m00Tcm4TlvDq8ikWAM"),
+    ("george", "JBFqnCBsd6RMkjVDRZzb"),
+    ("sarah", "EXAVITQu4vr4xnSDxMaL"),
+    ("adam", "pNInz6obpgDQGcFmaJgB"),
+    ("charlotte", "XB0fDUnXU5powFXDhCwa"),
+];
+
+impl VoiceOptions {
+    /// The voice the provider is asked for: the chosen one or its default
+    /// (espeak's own voice for the language, `alloy`, `rachel`'s id).
+    pub fn resolved(&self) -> Option<String> {
+        let name = self.name.as_deref();
+        match self.provider {
+            Provider::OpenAi => Some(name.unwrap_or("alloy").to_string()),
+            Provider::ElevenLabs => {
+                let name = name.unwrap_or("rachel");
+                Some(
+                    ELEVENLABS_VOICES
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map_or(name, |(_, id)| id)
+                        .to_string(),
+                )
+            }
+            _ => name.map(str::to_string),
+        }
+    }
+
+    /// Whether the provider speaks and knows the voice; the refusal lists the valid
+    /// ones.
+    pub fn check(&self) -> Result<(), (&'static str, Invalid)> {
+        if !self.provider.serves(super::ProviderRole::Speech) {
+            let valid: Vec<&str> = Provider::serving(super::ProviderRole::Speech)
+                .map(|p| p.as_str())
+                .collect();
+            return Err((
+                "provider",
+                Invalid::new(format!("must be one of {}", valid.join(", "))),
+            ));
+        }
+        let Some(name) = self.name.as_deref() else {
+            return Ok(());
+        };
+        let listed = |valid: &[&str]| {
+            if valid.contains(&name) {
+                Ok(())
+            } else {
+                Err((
+                    "name",
+                    Invalid::new(format!(
+                        "{} has no voice {name:?}; its voices are {}",
+                        self.provider,
+                        valid.join(", ")
+                    )),
+                ))
+            }
+        };
+        match self.provider {
+            Provider::OpenAi => listed(OPENAI_VOICES),
+            Provider::ElevenLabs => {
+                let is_id = name.len() == 20 && name.bytes().all(|b| b.is_ascii_alphanumeric());
+                let names: Vec<&str> = ELEVENLABS_VOICES.iter().map(|(n, _)| *n).collect();
+                if is_id || names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                    return Ok(());
+                }
+                Err((
+                    "name",
+                    Invalid::new(format!(
+                        "elevenlabs has no voice {name:?}: name one of {} or give a \
+                         20-character voice id of the account",
+                        names.join(", ")
+                    )),
+                ))
+            }
+            _ => listed(LOCAL_VOICES),
+        }
+    }
+}
+
 /// A story's finishing options; every story is narrated and captioned unless it
 /// says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct FilmOptions {
+    /// Who writes the scenes when the story has none: `local` (by rule, offline;
+    /// default) or `openai` (an LLM over Chat Completions).
+    #[schema(value_type = String)]
+    pub planner: Provider,
     /// Speak the scenes' narration; default true.
     pub narrate: bool,
+    pub voice: VoiceOptions,
     pub captions: CaptionOptions,
     pub transition: TransitionOptions,
 }
@@ -122,7 +240,9 @@ pub struct FilmOptions {
 impl Default for FilmOptions {
     fn default() -> Self {
         Self {
+            planner: Provider::Local,
             narrate: true,
+            voice: VoiceOptions::default(),
             captions: CaptionOptions::default(),
             transition: TransitionOptions::default(),
         }
@@ -205,6 +325,33 @@ mod tests {
             serde_json::from_value(serde_json::json!({"captions": {"position": "top"}})).unwrap();
         assert!(partial.narrate && partial.captions.burn);
         assert_eq!(partial.captions.position, CaptionPosition::Top);
+    }
+
+    #[test]
+    fn voices_are_checked_against_the_providers_list() {
+        let voice = |provider, name: &str| VoiceOptions {
+            provider,
+            name: Some(name.into()),
+        };
+        assert!(voice(Provider::OpenAi, "marin").check().is_ok());
+        let (field, err) = voice(Provider::OpenAi, "bob").check().unwrap_err();
+        assert_eq!(field, "name");
+        assert!(err.0.contains("alloy, ash"), "{}", err.0);
+        assert!(voice(Provider::Local, "f3").check().is_ok());
+        assert!(voice(Provider::Local, "alloy").check().is_err());
+        assert!(voice(Provider::ElevenLabs, "George").check().is_ok());
+        assert!(
+            voice(Provider::ElevenLabs, "AbCdEfGhIjKlMnOpQrSt")
+                .check()
+                .is_ok()
+        );
+        assert!(voice(Provider::ElevenLabs, "nobody").check().is_err());
+        assert_eq!(
+            voice(Provider::ElevenLabs, "George").resolved().as_deref(),
+            Some("JBFqnCBsd6RMkjVDRZzb")
+        );
+        let (field, _) = voice(Provider::RunwayMl, "x").check().unwrap_err();
+        assert_eq!(field, "provider");
     }
 
     #[test]

@@ -5,11 +5,13 @@ mod cost;
 mod error_code;
 mod film;
 mod job;
+mod music;
 mod narration;
 mod planning;
 mod provider;
 mod quota;
 mod scene;
+pub mod script;
 mod settings;
 mod state_machine;
 mod story;
@@ -17,17 +19,20 @@ mod story;
 pub use cost::{CostEstimate, ProviderRates};
 pub use error_code::ErrorCode;
 pub use film::{
-    CAPTION_FONT, CaptionOptions, CaptionPosition, CaptionSize, FilmOptions, TransitionKind,
-    TransitionOptions, ass,
+    CAPTION_FONT, CaptionOptions, CaptionPosition, CaptionSize, ELEVENLABS_VOICES, FilmOptions,
+    LOCAL_VOICES, OPENAI_VOICES, TransitionKind, TransitionOptions, VoiceOptions, ass,
 };
 pub use job::{JobKind, JobParameters, JobStatus, Priority, RenderQuality, RetryPolicy};
+pub use music::{MUSIC_MAX_MB, MusicBed, check_music_url};
 pub use narration::{
-    Cue, Language, NARRATION_MAX_CHARS, check_narration, cues, sentences, subrip, webvtt,
+    Cue, Language, NARRATION_MAX_CHARS, aligned_cues, check_narration, cues, sentences, subrip,
+    webvtt,
 };
 pub use planning::{PlannedScene, SCENE_SECONDS, plan_scenes};
 pub use provider::{Provider, ProviderRole};
 pub use quota::QuotaLimits;
 pub use scene::{CameraMotion, SceneDuration, ScenePrompt, SceneStatus};
+pub use script::{Brief, Character, MAX_SCENE_SECONDS, Script, StoryBible};
 pub use settings::{ProviderSettings, SettingValue, SettingsError};
 pub use state_machine::{
     Actor, Guard, StoryFacts, Transition, TransitionError, check_transition, legal_targets,

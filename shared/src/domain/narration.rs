@@ -124,6 +124,38 @@ pub fn cues(narration: &str, start: f64, spoken: f64) -> Vec<Cue> {
         .collect()
 }
 
+/// The cues of one scene's narration timed by the speech itself: `alignment` has,
+/// for each character of `narration`, when it is said (seconds from the speech's
+/// start, before it is sped up by `tempo`); the speech starts at `start`. A sentence
+/// shows from its first character's start to its last one's end.
+pub fn aligned_cues(narration: &str, alignment: &[(f64, f64)], start: f64, tempo: f64) -> Vec<Cue> {
+    let chars: Vec<char> = narration.chars().collect();
+    if alignment.len() != chars.len() || alignment.is_empty() {
+        let spoken = alignment.last().map_or(0.0, |a| a.1) / tempo;
+        return cues(narration, start, spoken);
+    }
+    let mut cursor = 0;
+    let mut out: Vec<Cue> = Vec::new();
+    for text in sentences(narration) {
+        let wanted: Vec<char> = text.chars().collect();
+        // The sentence's characters, found from the cursor on.
+        let Some(at) = (cursor..=chars.len().saturating_sub(wanted.len()))
+            .find(|&i| chars[i..i + wanted.len()] == wanted[..])
+        else {
+            continue;
+        };
+        let (first, last) = (alignment[at].0, alignment[at + wanted.len() - 1].1);
+        let from = start + first / tempo;
+        out.push(Cue {
+            start: out.last().map_or(from, |p: &Cue| from.max(p.end)),
+            end: start + last.max(first) / tempo,
+            text,
+        });
+        cursor = at + wanted.len();
+    }
+    out
+}
+
 fn timestamp(seconds: f64, comma: bool) -> String {
     let ms = (seconds.max(0.0) * 1000.0).round() as u64;
     let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
@@ -166,6 +198,26 @@ pub fn subrip(cues: &[Cue]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aligned_cues_follow_the_speech() {
+        let text = "Hi there. Bye!";
+        // 0.1 s per character, a 0.5 s pause after the first sentence.
+        let alignment: Vec<(f64, f64)> = (0..text.chars().count())
+            .map(|i| {
+                let t = i as f64 * 0.1 + if i >= 9 { 0.5 } else { 0.0 };
+                (t, t + 0.1)
+            })
+            .collect();
+        let cues = aligned_cues(text, &alignment, 10.0, 1.0);
+        assert_eq!(cues.len(), 2);
+        assert_eq!(cues[0].text, "Hi there.");
+        assert!((cues[0].start - 10.0).abs() < 1e-9 && (cues[0].end - 10.9).abs() < 1e-9);
+        assert!((cues[1].start - 11.5).abs() < 1e-9, "{cues:?}");
+        assert!((cues[1].end - 11.9).abs() < 1e-9, "{cues:?}");
+        let faster = aligned_cues(text, &alignment, 0.0, 2.0);
+        assert!((faster[1].end - 0.95).abs() < 1e-9);
+    }
 
     #[test]
     fn sentences_end_at_latin_and_cjk_marks_and_line_breaks() {

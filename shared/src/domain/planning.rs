@@ -115,7 +115,7 @@ fn camera_for(i: u32) -> CameraMotion {
 
 /// A stable seed from the prompt and position (FNV-1a), so re-planning the same story
 /// proposes the same media.
-fn seed_for(text: &str, position: u32) -> u32 {
+pub(super) fn seed_for(text: &str, position: u32) -> u32 {
     let mut hash: u32 = 0x811c_9dc5;
     for byte in text.bytes().chain(position.to_le_bytes()) {
         hash ^= u32::from(byte);

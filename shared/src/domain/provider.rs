@@ -2,13 +2,18 @@
 
 use super::{Invalid, string_enum};
 
-/// A provider of images, video or both. `Local` makes real media offline with ffmpeg.
+/// A provider of images, video, scene plans or speech. `Local` makes everything
+/// offline: media with ffmpeg, plans by rule, speech with espeak-ng.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Provider {
     StabilityAi,
     RunwayMl,
     Replicate,
     Local,
+    /// Any OpenAI-compatible server (OpenAI, Ollama, vLLM, LM Studio, gateways):
+    /// Chat Completions plans scenes, `/audio/speech` narrates.
+    OpenAi,
+    ElevenLabs,
 }
 
 string_enum!(Provider {
@@ -16,6 +21,8 @@ string_enum!(Provider {
     RunwayMl => "runway_ml",
     Replicate => "replicate",
     Local => "local",
+    OpenAi => "openai",
+    ElevenLabs => "elevenlabs",
 });
 
 /// What a story asks a provider for.
@@ -23,13 +30,39 @@ string_enum!(Provider {
 pub enum ProviderRole {
     Image,
     Video,
+    /// Writing the scenes (prompts, narration, durations) from the synopsis.
+    Plan,
+    /// Speaking the narration.
+    Speech,
 }
+
+string_enum!(ProviderRole {
+    Image => "image",
+    Video => "video",
+    Plan => "plan",
+    Speech => "speech",
+});
 
 impl Provider {
     /// Whether the provider can serve this role at all. Stability AI no longer serves
     /// video (its image-to-video API was discontinued in July 2025).
     pub fn serves(self, role: ProviderRole) -> bool {
-        !matches!((self, role), (Provider::StabilityAi, ProviderRole::Video))
+        use ProviderRole::*;
+        match self {
+            Provider::Local => true,
+            Provider::StabilityAi => role == Image,
+            Provider::RunwayMl | Provider::Replicate => matches!(role, Image | Video),
+            Provider::OpenAi => matches!(role, Plan | Speech),
+            Provider::ElevenLabs => role == Speech,
+        }
+    }
+
+    /// The providers that serve `role`.
+    pub fn serving(role: ProviderRole) -> impl Iterator<Item = Provider> {
+        Provider::ALL
+            .iter()
+            .copied()
+            .filter(move |p| p.serves(role))
     }
 
     /// This provider, if it can serve `role`; else why not.
@@ -37,16 +70,13 @@ impl Provider {
         if self.serves(role) {
             return Ok(self);
         }
-        Err(Invalid(match role {
-            ProviderRole::Image => format!("{self} does not generate images"),
-            ProviderRole::Video => {
-                let video: Vec<&str> = Provider::ALL
-                    .iter()
-                    .filter(|p| p.serves(ProviderRole::Video))
-                    .map(|p| p.as_str())
-                    .collect();
-                format!("{self} no longer serves video; choose {}", video.join(", "))
+        let choose: Vec<&str> = Provider::serving(role).map(|p| p.as_str()).collect();
+        let choose = choose.join(", ");
+        Err(Invalid(match (self, role) {
+            (Provider::StabilityAi, ProviderRole::Video) => {
+                format!("{self} no longer serves video; choose {choose}")
             }
+            _ => format!("{self} does not serve the {role} role; choose {choose}"),
         }))
     }
 }
@@ -62,5 +92,28 @@ mod tests {
         for p in [Provider::RunwayMl, Provider::Replicate, Provider::Local] {
             assert!(p.serves(ProviderRole::Video), "{p}");
         }
+    }
+
+    #[test]
+    fn each_role_names_its_providers() {
+        let names = |role| {
+            Provider::serving(role)
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(ProviderRole::Plan), ["local", "openai"]);
+        assert_eq!(
+            names(ProviderRole::Speech),
+            ["local", "openai", "elevenlabs"]
+        );
+        let err = Provider::ElevenLabs
+            .for_role(ProviderRole::Image)
+            .unwrap_err();
+        assert!(
+            err.0
+                .contains("choose stability_ai, runway_ml, replicate, local"),
+            "{}",
+            err.0
+        );
     }
 }

@@ -68,6 +68,21 @@ pub struct ProviderSettings {
     /// local: refuses, as moderation would, a scene whose prompt contains this text.
     #[schema(pattern = r"^[^\u0000]*$")]
     pub refuse_prompts_containing: Option<String>,
+    /// openai: the Chat Completions model that plans scenes (structured output).
+    #[schema(pattern = r"^[^\u0000]*$")]
+    pub chat_model: Option<String>,
+    /// openai: the `/audio/speech` model; elevenlabs: the `model_id`.
+    #[schema(pattern = r"^[^\u0000]*$")]
+    pub speech_model: Option<String>,
+    /// openai: price of a million prompt tokens, a decimal string such as `"0.15"`.
+    #[schema(pattern = r"^(?:(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?|1000000(?:\.0{1,4})?)$")]
+    pub input_token_price: Option<String>,
+    /// openai: price of a million completion tokens.
+    #[schema(pattern = r"^(?:(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?|1000000(?:\.0{1,4})?)$")]
+    pub output_token_price: Option<String>,
+    /// openai, elevenlabs: price of a million characters of speech.
+    #[schema(pattern = r"^(?:(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?|1000000(?:\.0{1,4})?)$")]
+    pub character_price: Option<String>,
 }
 
 /// Extra model input: an object (or null) of [`SettingValue`]s.
@@ -179,7 +194,33 @@ impl ProviderSettings {
             SettingsError { field, message }
         })?;
         parsed.check_ranges()?;
+        parsed.check_prices()?;
         Ok(parsed)
+    }
+
+    /// A price setting as money (unset: free).
+    pub fn price(value: Option<&str>) -> rust_decimal::Decimal {
+        value
+            .and_then(|v| super::ProviderRates::parse_price(v).ok())
+            .unwrap_or_default()
+    }
+
+    fn check_prices(&self) -> Result<(), SettingsError> {
+        for (name, value) in [
+            ("input_token_price", &self.input_token_price),
+            ("output_token_price", &self.output_token_price),
+            ("character_price", &self.character_price),
+        ] {
+            if let Some(v) = value
+                && let Err(e) = super::ProviderRates::parse_price(v)
+            {
+                return Err(SettingsError {
+                    field: format!("settings.{name}"),
+                    message: format!("Must be a price: {}.", e.0),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn check_ranges(&self) -> Result<(), SettingsError> {

@@ -18,10 +18,15 @@ use serde::de::{
 use crate::domain::Invalid;
 
 mod admin;
+mod film;
 mod scene;
 mod story;
 
 pub use admin::{ProviderPatchIn, QuotaPatchIn};
+pub use film::{
+    CaptionsIn, FilmIn, ImageProvider, PlanProvider, SceneTransitionIn, SpeechProvider,
+    VideoProvider, VoiceIn,
+};
 pub use scene::{
     BulkCreate, BulkCreateIn, GenerateScene, GenerateSceneIn, PositionIn, PromptIn, PromptPatchIn,
     ReorderIn, SceneIn, ScenePatchIn,

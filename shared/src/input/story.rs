@@ -5,11 +5,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{
-    Checked, FieldErrors, Refusal, nonblank, nonblank_or_null, optional_object, text, text_or_null,
+    Checked, FieldErrors, FilmIn, ImageProvider, Refusal, VideoProvider, nonblank,
+    nonblank_or_null, optional_object, text, text_or_null,
 };
 use crate::domain::{
-    AspectRatio, CaptionPosition, CaptionSize, FilmOptions, Language, Priority, Provider,
-    ProviderRole, StoryDuration, StoryStatus, TransitionKind, TransitionOptions,
+    AspectRatio, Language, Priority, Provider, ProviderRole, StoryDuration, StoryStatus,
 };
 use crate::store::stories::{NewStory, StoryPatch};
 
@@ -46,7 +46,7 @@ pub struct StoryIn {
     #[serde(default, deserialize_with = "optional_object")]
     pub film: Option<FilmIn>,
     /// Default from `DEFAULT_IMAGE_PROVIDER`.
-    #[schema(value_type = Option<Provider>)]
+    #[schema(value_type = Option<ImageProvider>)]
     pub image_provider: Option<Checked<Provider>>,
     /// Default from `DEFAULT_VIDEO_PROVIDER`.
     #[schema(value_type = Option<VideoProvider>)]
@@ -73,7 +73,7 @@ pub struct StoryPatchIn {
     /// defaults).
     #[serde(default, deserialize_with = "optional_object")]
     pub film: Option<FilmIn>,
-    #[schema(value_type = Option<Provider>)]
+    #[schema(value_type = Option<ImageProvider>)]
     pub image_provider: Option<Checked<Provider>>,
     #[schema(value_type = Option<VideoProvider>)]
     pub video_provider: Option<Checked<Provider>>,
@@ -177,102 +177,6 @@ impl TryFrom<StoryPatchIn> for StoryPatch {
         })
     }
 }
-
-/// How the story's video is finished.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FilmIn {
-    /// Speak the scenes' narration; default true.
-    pub narrate: Option<bool>,
-    #[serde(default, deserialize_with = "optional_object")]
-    pub captions: Option<CaptionsIn>,
-    #[serde(default, deserialize_with = "optional_object")]
-    pub transition: Option<SceneTransitionIn>,
-}
-
-/// How scenes give way to each other.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SceneTransitionIn {
-    /// `cut` (default), `crossfade` or `fade_black`.
-    #[schema(value_type = Option<TransitionKind>)]
-    pub kind: Option<Checked<TransitionKind>>,
-    /// 0.1 to 2 seconds; default 0.5.
-    #[schema(minimum = 0.1, maximum = 2.0)]
-    pub seconds: Option<f64>,
-}
-
-/// Captions burned into the pictures (WebVTT and SubRip are written beside the
-/// video either way).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CaptionsIn {
-    /// Default true.
-    pub burn: Option<bool>,
-    /// `bottom` (default) or `top`.
-    #[schema(value_type = Option<CaptionPosition>)]
-    pub position: Option<Checked<CaptionPosition>>,
-    /// `small`, `medium` (default) or `large`.
-    #[schema(value_type = Option<CaptionSize>)]
-    pub size: Option<Checked<CaptionSize>>,
-}
-
-impl FilmIn {
-    /// The options, each member left out at its default; refusals go to `errors`.
-    fn check(self, errors: &mut FieldErrors) -> FilmOptions {
-        let mut film = FilmOptions::default();
-        if let Some(narrate) = self.narrate {
-            film.narrate = narrate;
-        }
-        if let Some(c) = self.captions {
-            if let Some(burn) = c.burn {
-                film.captions.burn = burn;
-            }
-            if let Some(p) = c
-                .position
-                .and_then(|p| errors.take("film.captions.position", p))
-            {
-                film.captions.position = p;
-            }
-            if let Some(s) = c.size.and_then(|s| errors.take("film.captions.size", s)) {
-                film.captions.size = s;
-            }
-        }
-        if let Some(t) = self.transition {
-            if let Some(k) = t.kind.and_then(|k| errors.take("film.transition.kind", k)) {
-                film.transition.kind = k;
-            }
-            let range = TransitionOptions::MIN_SECONDS..=TransitionOptions::MAX_SECONDS;
-            match t.seconds {
-                Some(s) if range.contains(&s) => film.transition.seconds = s,
-                Some(_) => errors.add(
-                    "film.transition.seconds",
-                    "Must be between 0.1 and 2 seconds.",
-                ),
-                None => {}
-            }
-        }
-        film
-    }
-}
-
-/// The providers that can make a story's clips: every provider but Stability AI.
-pub struct VideoProvider;
-
-impl utoipa::PartialSchema for VideoProvider {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let names = Provider::ALL
-            .iter()
-            .filter(|p| p.serves(ProviderRole::Video))
-            .map(|p| p.as_str());
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(names))
-            .into()
-    }
-}
-
-impl ToSchema for VideoProvider {}
 
 /// A requested status change.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -30,6 +30,17 @@ pub fn final_video(story: Uuid) -> String {
     format!("stories/{story}/final.mp4")
 }
 
+/// Speech bought for the story's narration, by its fingerprint (`wav`, and `json`
+/// for the provider's character timing): the preview's narration serves the final.
+pub fn speech(story: Uuid, fingerprint: &str, extension: &str) -> String {
+    format!("stories/{story}/speech/{fingerprint}.{extension}")
+}
+
+/// The story's uploaded music bed.
+pub fn music(story: Uuid) -> String {
+    format!("stories/{story}/music.audio")
+}
+
 /// The captions of the story's preview or final video, `vtt` or `srt`, beside it.
 pub fn captions(story: Uuid, quality: RenderQuality, extension: &str) -> String {
     let name = match quality {

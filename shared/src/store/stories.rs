@@ -105,6 +105,8 @@ pub async fn create(
         aspect_ratio: Set(new.aspect_ratio),
         language: Set(new.language),
         film: Set(serde_json::to_value(new.film).ok()),
+        bible: Set(None),
+        music: Set(None),
         status: Set(StoryStatus::Draft),
         image_provider: Set(image_provider),
         video_provider: Set(video_provider),
@@ -264,4 +266,51 @@ pub async fn transitions(
         .order_by_asc(transition::Column::CreatedAt)
         .order_by_asc(transition::Column::Id);
     super::fetch_page(db, query, page).await
+}
+
+/// Sets or removes the story's music bed, while it is a draft or planned (the
+/// preview has not begun).
+pub async fn set_music(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    music: Option<crate::domain::MusicBed>,
+) -> StoreResult<story::Model> {
+    let txn = begin_write(db).await?;
+    let current = get_for_update(&txn, viewer, id).await?;
+    let open = [StoryStatus::Draft, StoryStatus::Planned];
+    if !open.contains(&current.status) {
+        return Err(StoreError::wrong_status(
+            current.status,
+            &open,
+            "changing the music",
+        ));
+    }
+    let version = current.version;
+    let mut model: story::ActiveModel = current.into();
+    model.music = Set(music.and_then(|m| serde_json::to_value(m).ok()));
+    model.version = Set(version + 1);
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Whether the story exists for the viewer and may have its music changed now.
+pub async fn check_music_open(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+) -> StoreResult<()> {
+    let story = get(db, viewer, id).await?;
+    let open = [StoryStatus::Draft, StoryStatus::Planned];
+    if open.contains(&story.status) {
+        Ok(())
+    } else {
+        Err(StoreError::wrong_status(
+            story.status,
+            &open,
+            "changing the music",
+        ))
+    }
 }

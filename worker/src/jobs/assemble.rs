@@ -1,6 +1,8 @@
 //! `generate_preview` and `render_final`: BullMQ runs these once, after the last
-//! scene job of their flow succeeded. They join the scene clips in order (without
-//! re-encoding when the clips allow it) and store the result under the story's key.
+//! scene job of their flow succeeded. They speak the narration, fetch the music bed,
+//! render the scene clips with transitions, captions and sound in one pass (without
+//! re-encoding the pictures when nothing asks for it) and store the video and its
+//! captions under the story's keys.
 
 use std::path::PathBuf;
 
@@ -12,8 +14,10 @@ use ai_video_shared::store::worker_writes::{self, Written};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
+use super::music::music_bed;
+use super::voice::speak_scenes;
 use super::{JobCtx, JobError};
-use crate::media::{Finish, SceneVoice, Target, join_with_transitions, narrate};
+use crate::media::{Cut, SceneVoice, Target, render_film};
 
 pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
     let db = &ctx.state.db;
@@ -63,62 +67,50 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         fps: ctx.state.render.fps,
     };
     let film = FilmOptions::from_stored(story.film.as_ref());
-    let joined = ctx.work.path()?.join("joined.mp4");
-    let mode = ctx
-        .step(join_with_transitions(
-            &ctx.state.ffmpeg,
-            &clips,
-            &joined,
-            target,
-            (film.transition.kind, film.transition.seconds),
-            ctx.work.path()?,
-        ))
-        .await?;
-    let pictures = ctx.step(ctx.state.ffmpeg.probe(&joined)).await?;
-    ctx.log(&format!(
-        "joined {} clips ({}), {:.1} s",
-        clips.len(),
-        mode.as_str(),
-        pictures.duration
-    ))
-    .await;
+    let said = speak_scenes(ctx, &story, &scenes, &film).await?;
+    let music = music_bed(ctx, &story).await?;
     ctx.checkpoint().await?;
-    let out = ctx.work.path()?.join("out.mp4");
     let mut at = 0.0;
     let voices: Vec<SceneVoice> = scenes
         .iter()
-        .map(|s| {
+        .zip(said)
+        .map(|(s, said)| {
             let voice = SceneVoice {
                 start: at,
                 seconds: f64::from(s.duration_seconds),
                 narration: s.narration.clone(),
+                said,
             };
             at += voice.seconds;
             voice
         })
         .collect();
+    let out = ctx.work.path()?.join("out.mp4");
+    let cut = Cut {
+        target,
+        transition: (film.transition.kind, film.transition.seconds),
+        voices: &voices,
+        burn: film.captions.burn.then_some(film.captions),
+        music: music.as_deref(),
+    };
     let narrated = ctx
-        .step(narrate(
+        .step(render_film(
             &ctx.state.ffmpeg,
-            &joined,
-            pictures.duration,
-            &voices,
-            Finish {
-                language: story.language,
-                speak: film.narrate,
-                burn: film.captions.burn.then_some(film.captions),
-                width,
-                height,
-            },
+            &clips,
+            &cut,
             &out,
             ctx.work.path()?,
         ))
         .await?;
     let info = ctx.step(ctx.state.ffmpeg.probe(&out)).await?;
     ctx.log(&format!(
-        "narrated in {} ({} captions), {:.1} s",
+        "rendered {} clips ({}), narrated by {} in {} ({} captions{}), {:.1} s",
+        clips.len(),
+        film.transition.kind,
+        film.voice.provider,
         story.language,
         narrated.cues.len(),
+        if music.is_some() { ", music" } else { "" },
         info.duration
     ))
     .await;
@@ -145,9 +137,11 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         "width": info.width,
         "height": info.height,
         "duration_seconds": info.duration,
-        "join": mode.as_str(),
+        "join": if narrated.copied { "copy" } else { "reencode" },
         "transition": film.transition.kind.as_str(),
+        "music": music.is_some(),
         "narration": {
+            "provider": film.voice.provider.as_str(),
             "language": story.language.as_str(),
             "captions": narrated.cues.len(),
             "held_last_frame": narrated.held,

@@ -8,11 +8,14 @@
 //! row always knows at least as much as Redis.
 
 mod assemble;
+mod calls;
 mod delivery;
+mod music;
 mod ownership;
 mod plan;
 mod scene;
 mod tasks;
+mod voice;
 mod workdir;
 
 pub use ownership::Runs;

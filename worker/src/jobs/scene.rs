@@ -19,6 +19,7 @@ use ai_video_shared::store::worker_writes::{self, SceneOutput, Written};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
+use super::calls::settings_of;
 use super::tasks::JobTasks;
 use super::{JobCtx, JobError};
 use crate::media::ClipInfo;
@@ -255,17 +256,6 @@ async fn record(
     steps::done(&ctx.state.db, &ctx.row, done).await?;
     crate::metrics::provider_spend(tasks.provider(), unpaid);
     Ok(())
-}
-
-/// A provider's settings, parsed once for the run; settings that no longer parse
-/// (edited outside the API) fail the job with the field.
-fn settings_of(config: &provider_config::Model) -> Result<ProviderSettings, JobError> {
-    ProviderSettings::parse(&config.settings).map_err(|e| {
-        JobError::Permanent(format!(
-            "the {} provider's settings are invalid: {e}",
-            config.provider
-        ))
-    })
 }
 
 /// The per-call context of one provider.

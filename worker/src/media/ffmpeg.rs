@@ -133,6 +133,12 @@ impl Ffmpeg {
         self.run_logged(&self.ffmpeg, &full).await
     }
 
+    /// Runs ffmpeg with these arguments (inputs restricted to local files).
+    pub async fn run_ffmpeg(&self, args: &[&str]) -> Result<(), MediaError> {
+        self.ffmpeg(args.iter().map(|a| a.to_string()).collect())
+            .await
+    }
+
     pub(crate) async fn ffmpeg(&self, args: Vec<String>) -> Result<(), MediaError> {
         let full = local_inputs(&["-loglevel", "error", "-y"], args);
         self.run(&self.ffmpeg, &full).await.map(|_| ())
@@ -233,16 +239,22 @@ impl Ffmpeg {
     }
 
     /// The first video stream of a file.
-    pub async fn probe(&self, path: &Path) -> Result<ClipInfo, MediaError> {
+    /// ffprobe's JSON of the first stream `select` picks (`v:0`, `a:0`) and `entries`.
+    async fn probe_json(
+        &self,
+        path: &Path,
+        select: &str,
+        entries: &str,
+    ) -> Result<serde_json::Value, MediaError> {
         let args: Vec<String> = [
             "-v",
             "error",
             "-protocol_whitelist",
             LOCAL_ONLY,
             "-select_streams",
-            "v:0",
+            select,
             "-show_entries",
-            "stream=codec_name,width,height,pix_fmt,r_frame_rate:format=duration",
+            entries,
             "-of",
             "json",
         ]
@@ -251,8 +263,17 @@ impl Ffmpeg {
         .chain([path.display().to_string()])
         .collect();
         let out = self.run(&self.ffprobe, &args).await?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&out).map_err(|e| MediaError::Probe(e.to_string()))?;
+        serde_json::from_slice(&out).map_err(|e| MediaError::Probe(e.to_string()))
+    }
+
+    pub async fn probe(&self, path: &Path) -> Result<ClipInfo, MediaError> {
+        let v = self
+            .probe_json(
+                path,
+                "v:0",
+                "stream=codec_name,width,height,pix_fmt,r_frame_rate:format=duration",
+            )
+            .await?;
         let stream = &v["streams"][0];
         let text = |k: &str| stream[k].as_str().unwrap_or_default().to_string();
         Ok(ClipInfo {
@@ -266,6 +287,20 @@ impl Ffmpeg {
                 .and_then(|d| d.parse().ok())
                 .unwrap_or(0.0),
         })
+    }
+
+    /// The length of a file's audio, if it has an audio stream.
+    pub async fn probe_audio(&self, path: &Path) -> Result<f64, MediaError> {
+        let v = self
+            .probe_json(path, "a:0", "stream=codec_name:format=duration")
+            .await?;
+        if v["streams"][0]["codec_name"].as_str().is_none() {
+            return Err(MediaError::Probe("no audio stream".into()));
+        }
+        Ok(v["format"]["duration"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0.0))
     }
 
     /// Whether a file is media of the kind asked for: a still image in a common

@@ -5,11 +5,13 @@
 //! runtime's threads; dropping the future (a cancelled job) kills the child.
 
 mod ffmpeg;
+mod film;
 mod narration;
 mod render;
+mod soundtrack;
 
 pub use ffmpeg::{ClipInfo, Ffmpeg, MediaError};
-pub use narration::{
-    Finish, LOUDNESS_LUFS, MAX_TEMPO, Narrated, SceneVoice, TRUE_PEAK_DBTP, narrate,
-};
-pub use render::{JoinMode, Target, join_clips, join_with_transitions};
+pub use film::{Cut, Film, render_film};
+pub use narration::{MAX_TEMPO, Said, SceneVoice};
+pub use render::{JoinMode, Target, join_clips};
+pub use soundtrack::{LOUDNESS_LUFS, MUSIC_LUFS, TRUE_PEAK_DBTP};

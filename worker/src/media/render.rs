@@ -8,8 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use ai_video_shared::domain::TransitionKind;
-
 use super::{ClipInfo, Ffmpeg, MediaError};
 
 /// How every re-encoded video is encoded: H.264, 4:2:0, CRF 21.
@@ -43,12 +41,29 @@ impl JoinMode {
     }
 }
 
-fn matches(info: &ClipInfo, target: Target) -> bool {
+/// Whether a clip can be joined to others of the target without re-encoding.
+pub(super) fn matches(info: &ClipInfo, target: Target) -> bool {
     info.codec == "h264"
         && info.width == target.width
         && info.height == target.height
         && info.pix_fmt == "yuv420p"
         && info.frame_rate == format!("{}/1", target.fps)
+}
+
+/// The `concat` demuxer's list of `clips`, written in `work`.
+pub(super) async fn concat_list(clips: &[PathBuf], work: &Path) -> Result<PathBuf, MediaError> {
+    let list = work.join("concat.txt");
+    let body: String = clips
+        .iter()
+        .map(|c| {
+            format!(
+                "file '{}'\n",
+                c.display().to_string().replace('\'', "'\\''")
+            )
+        })
+        .collect();
+    tokio::fs::write(&list, body).await?;
+    Ok(list)
 }
 
 /// Joins `clips` in order into `out`; `work` holds the temporary list file.
@@ -64,17 +79,7 @@ pub async fn join_clips(
         infos.push(ffmpeg.probe(clip).await?);
     }
     if infos.iter().all(|i| matches(i, target)) {
-        let list = work.join("concat.txt");
-        let body: String = clips
-            .iter()
-            .map(|c| {
-                format!(
-                    "file '{}'\n",
-                    c.display().to_string().replace('\'', "'\\''")
-                )
-            })
-            .collect();
-        tokio::fs::write(&list, body).await?;
+        let list = concat_list(clips, work).await?;
         ffmpeg
             .ffmpeg(vec![
                 "-f".into(),
@@ -110,67 +115,6 @@ pub async fn join_clips(
         ["-filter_complex", &filter, "-map", "[out]"]
             .into_iter()
             .chain(H264)
-            .chain(["-movflags", "+faststart"])
-            .map(String::from),
-    );
-    args.push(out.display().to_string());
-    ffmpeg.ffmpeg(args).await?;
-    Ok(JoinMode::Reencode)
-}
-
-/// Joins `clips` in order into `out` with a `kind` transition of `seconds` between
-/// each two, encoding once (a cut is [`join_clips`]). The video keeps the clips'
-/// total length: every clip but the last holds its last frame for the transition
-/// while the next one begins.
-pub async fn join_with_transitions(
-    ffmpeg: &Ffmpeg,
-    clips: &[PathBuf],
-    out: &Path,
-    target: Target,
-    (kind, seconds): (TransitionKind, f64),
-    work: &Path,
-) -> Result<JoinMode, MediaError> {
-    let xfade = match kind {
-        _ if clips.len() < 2 => return join_clips(ffmpeg, clips, out, target, work).await,
-        TransitionKind::Cut => return join_clips(ffmpeg, clips, out, target, work).await,
-        TransitionKind::Crossfade => "fade",
-        TransitionKind::FadeBlack => "fadeblack",
-    };
-    let (w, h, fps) = (target.width, target.height, target.fps);
-    let mut args = Vec::new();
-    let mut filter = String::new();
-    let mut offset = 0.0;
-    let last = clips.len().saturating_sub(1);
-    for (i, clip) in clips.iter().enumerate() {
-        args.extend(["-i".to_string(), clip.display().to_string()]);
-        let hold = if i < last {
-            format!(",tpad=stop_mode=clone:stop_duration={seconds:.3}")
-        } else {
-            String::new()
-        };
-        filter.push_str(&format!(
-            "[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,\
-             setsar=1,fps={fps},format=yuv420p,settb=AVTB{hold}[v{i}];"
-        ));
-    }
-    let mut previous = "v0".to_string();
-    for i in 1..clips.len() {
-        offset += ffmpeg.probe(&clips[i - 1]).await?.duration;
-        let next = format!("x{i}");
-        filter.push_str(&format!(
-            "[{previous}][v{i}]xfade=transition={xfade}:duration={seconds:.3}:offset={offset:.3}[{next}];"
-        ));
-        previous = next;
-    }
-    filter.pop();
-    args.extend([
-        "-filter_complex".to_string(),
-        filter,
-        "-map".to_string(),
-        format!("[{previous}]"),
-    ]);
-    args.extend(
-        H264.into_iter()
             .chain(["-movflags", "+faststart"])
             .map(String::from),
     );

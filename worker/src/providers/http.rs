@@ -240,6 +240,7 @@ pub struct Output {
 pub enum MediaKind {
     Image,
     Video,
+    Audio,
 }
 
 impl MediaKind {
@@ -247,6 +248,7 @@ impl MediaKind {
         match self {
             MediaKind::Image => "image",
             MediaKind::Video => "video",
+            MediaKind::Audio => "audio",
         }
     }
 }
@@ -256,6 +258,8 @@ impl MediaKind {
 pub struct Caps {
     pub image_bytes: u64,
     pub clip_bytes: u64,
+    /// A music bed fetched from a URL (`MUSIC_MAX_MB`).
+    pub music_bytes: u64,
 }
 
 impl Default for Caps {
@@ -263,6 +267,7 @@ impl Default for Caps {
         Self {
             image_bytes: 50 << 20,
             clip_bytes: 500 << 20,
+            music_bytes: 25 << 20,
         }
     }
 }
@@ -279,6 +284,13 @@ impl Caps {
         Output {
             kind: MediaKind::Video,
             max_bytes: self.clip_bytes,
+        }
+    }
+
+    pub fn music(&self) -> Output {
+        Output {
+            kind: MediaKind::Audio,
+            max_bytes: self.music_bytes,
         }
     }
 }
@@ -335,7 +347,7 @@ pub async fn download(
 pub async fn write_body(
     mut response: Response,
     dest: &Path,
-    provider: Provider,
+    provider: impl std::fmt::Display,
     output: Output,
 ) -> Result<(), ProviderError> {
     let kind = output.kind.name();
@@ -348,6 +360,7 @@ pub async fn write_body(
     let media = content_type.split(';').next().unwrap_or("").trim();
     let fits = media.is_empty()
         || media.starts_with(&format!("{kind}/"))
+        || (output.kind == MediaKind::Audio && media == "application/ogg")
         || media == "application/octet-stream"
         || media == "binary/octet-stream";
     // An unusable output is the provider's answer, not a glitch: fetching it again

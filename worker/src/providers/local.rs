@@ -34,6 +34,10 @@ impl LocalProvider {
         Self { ffmpeg }
     }
 
+    pub fn ffmpeg(&self) -> &Ffmpeg {
+        &self.ffmpeg
+    }
+
     async fn behave(
         &self,
         settings: &ProviderSettings,

@@ -8,17 +8,23 @@
 //! attempt can help, whether the job should wait without using an attempt, or
 //! whether it must fail at once with the provider's reason.
 
+mod elevenlabs;
 pub mod http;
 mod limits;
 mod local;
+pub mod openai;
 mod replicate;
 mod runway;
+pub mod speech;
 mod stability;
 
+pub use elevenlabs::{DEFAULT_MODEL as ELEVENLABS_DEFAULT_MODEL, ElevenLabs};
 pub use limits::{Lease, Limiter, RateLimits};
 pub use local::LocalProvider;
+pub use openai::{ChatAnswer, ChatRequest, OpenAi};
 pub use replicate::{Inbox, Replicate};
 pub use runway::Runway;
+pub use speech::{Speech, SpeechProvider, SpeechRequest};
 pub use stability::Stability;
 
 use std::path::{Path, PathBuf};
@@ -190,6 +196,13 @@ pub struct ProviderKeys {
     pub stability_base: String,
     pub runway_base: String,
     pub replicate_base: String,
+    /// `OPENAI_API_KEY`; an OpenAI-compatible server may need none.
+    pub openai: Option<Secret>,
+    /// `OPENAI_API_BASE`, including `/v1`; set alone it names a local server.
+    pub openai_base: String,
+    pub openai_configured: bool,
+    pub elevenlabs: Option<Secret>,
+    pub elevenlabs_base: String,
     /// Bound of one HTTP request to a provider (`PROVIDER_REQUEST_TIMEOUT_SECS`).
     pub request_timeout: Duration,
     /// Size caps of downloaded outputs (`PROVIDER_MAX_IMAGE_MB`, `PROVIDER_MAX_CLIP_MB`).
@@ -210,8 +223,31 @@ impl ProviderKeys {
         let stability_base = base("STABILITY_API_BASE", "https://api.stability.ai")?;
         let runway_base = base("RUNWAY_API_BASE", "https://api.dev.runwayml.com")?;
         let replicate_base = base("REPLICATE_API_BASE", "https://api.replicate.com")?;
-        let outbound = Outbound::from_env(env, &[&stability_base, &runway_base, &replicate_base])?;
+        let openai_base = base("OPENAI_API_BASE", "https://api.openai.com/v1")?;
+        let elevenlabs_base = base("ELEVENLABS_API_BASE", "https://api.elevenlabs.io")?;
+        let outbound = Outbound::from_env(
+            env,
+            &[
+                &stability_base,
+                &runway_base,
+                &replicate_base,
+                &openai_base,
+                &elevenlabs_base,
+            ],
+        )?;
+        let openai = env
+            .var("OPENAI_API_KEY")
+            .filter(|k| !k.trim().is_empty())
+            .map(Secret::new);
         Ok(Self {
+            openai_configured: openai.is_some() || env.var("OPENAI_API_BASE").is_some(),
+            openai,
+            openai_base,
+            elevenlabs: env
+                .var("ELEVENLABS_API_KEY")
+                .filter(|k| !k.trim().is_empty())
+                .map(Secret::new),
+            elevenlabs_base,
             stability: env.var("STABILITY_AI_KEY").map(Secret::new),
             runway: env.var("RUNWAY_ML_KEY").map(Secret::new),
             replicate: env.var("REPLICATE_API_TOKEN").map(Secret::new),
@@ -222,6 +258,7 @@ impl ProviderKeys {
             caps: http::Caps {
                 image_bytes: megabytes(env, "PROVIDER_MAX_IMAGE_MB", 50)?,
                 clip_bytes: megabytes(env, "PROVIDER_MAX_CLIP_MB", 500)?,
+                music_bytes: megabytes(env, "MUSIC_MAX_MB", 25)?,
             },
             request_timeout: match env.var("PROVIDER_REQUEST_TIMEOUT_SECS") {
                 None => DEFAULT_REQUEST_TIMEOUT,
@@ -260,8 +297,20 @@ pub struct Providers {
     pub stability: Option<Arc<Stability>>,
     pub runway: Option<Arc<Runway>>,
     pub replicate: Option<Arc<Replicate>>,
+    pub openai: Option<Arc<OpenAi>>,
+    pub elevenlabs: Option<Arc<ElevenLabs>>,
     /// Fleet-wide limits; `None` only where no Redis is wanted (unit tests).
     pub limiter: Option<Limiter>,
+    /// Fetches of URLs a story names (its music bed), through the outbound guard.
+    pub fetch: Fetch,
+}
+
+/// A client for URLs users name, the guard they pass and the size caps.
+#[derive(Clone)]
+pub struct Fetch {
+    pub client: reqwest::Client,
+    pub outbound: Arc<Outbound>,
+    pub caps: http::Caps,
 }
 
 impl Providers {
@@ -302,7 +351,43 @@ impl Providers {
                     keys.caps,
                 ))
             }),
+            openai: keys.openai_configured.then(|| {
+                Arc::new(OpenAi::new(
+                    client.clone(),
+                    &keys.openai_base,
+                    keys.openai.clone(),
+                ))
+            }),
+            elevenlabs: keys
+                .elevenlabs
+                .clone()
+                .map(|k| Arc::new(ElevenLabs::new(client.clone(), &keys.elevenlabs_base, k))),
             limiter,
+            fetch: Fetch {
+                client: client.clone(),
+                outbound: keys.outbound.clone(),
+                caps: keys.caps,
+            },
+        }
+    }
+
+    /// The OpenAI-compatible server, for planning.
+    pub fn chat(&self) -> Result<Arc<OpenAi>, ProviderError> {
+        self.openai
+            .clone()
+            .ok_or_else(|| missing_key(Provider::OpenAi))
+    }
+
+    pub fn speech(&self, provider: Provider) -> Result<Arc<dyn SpeechProvider>, ProviderError> {
+        match provider {
+            Provider::Local => Ok(self.local.clone()),
+            Provider::OpenAi => self.chat().map(|p| p as _),
+            Provider::ElevenLabs => self
+                .elevenlabs
+                .clone()
+                .map(|p| p as _)
+                .ok_or_else(|| missing_key(provider)),
+            other => Err(ProviderError::Permanent(format!("{other} does not speak"))),
         }
     }
 
@@ -324,6 +409,9 @@ impl Providers {
                 .clone()
                 .map(|p| p as _)
                 .ok_or_else(|| missing_key(provider)),
+            other => Err(ProviderError::Permanent(format!(
+                "{other} does not generate images"
+            ))),
         }
     }
 
@@ -344,6 +432,9 @@ impl Providers {
                 .clone()
                 .map(|p| p as _)
                 .ok_or_else(|| missing_key(provider)),
+            other => Err(ProviderError::Permanent(format!(
+                "{other} does not generate video"
+            ))),
         }
     }
 }
@@ -353,6 +444,8 @@ fn missing_key(provider: Provider) -> ProviderError {
         Provider::StabilityAi => "STABILITY_AI_KEY",
         Provider::RunwayMl => "RUNWAY_ML_KEY",
         Provider::Replicate => "REPLICATE_API_TOKEN",
+        Provider::OpenAi => "OPENAI_API_KEY (or OPENAI_API_BASE for a local server)",
+        Provider::ElevenLabs => "ELEVENLABS_API_KEY",
         Provider::Local => "",
     };
     ProviderError::Permanent(format!(

@@ -23,6 +23,10 @@ pub struct Model {
     pub language: Language,
     /// [`crate::domain::FilmOptions`]; null for the defaults.
     pub film: Option<Json>,
+    /// [`crate::domain::StoryBible`] the LLM planner wrote; null otherwise.
+    pub bible: Option<Json>,
+    /// [`crate::domain::MusicBed`]; null when the story has no music.
+    pub music: Option<Json>,
     pub estimated_cost: Option<Money>,
     /// The breakdown of `estimated_cost`, a serialized `CostEstimate`.
     pub cost_estimate: Option<Json>,
