@@ -88,6 +88,16 @@ STORY=$(call POST stories/ "$(jq -n --arg image "$IMAGE_PROVIDER" --arg video "$
   image_provider: $image, video_provider: $video}')" | jq -r .id)
 log "story $STORY created (35 s, 16:9; images: $IMAGE_PROVIDER, video: $VIDEO_PROVIDER)"
 
+# A music bed the demo makes itself: two soft chords, twelve seconds, looped under
+# the narration and ducked while it speaks.
+ffmpeg -v error -y -f lavfi -i 'sine=frequency=196:duration=12' -f lavfi -i 'sine=frequency=247:duration=12' \
+  -f lavfi -i 'sine=frequency=294:duration=12' \
+  -filter_complex 'amix=inputs=3,volume=0.5,afade=t=in:d=1,afade=t=out:st=11:d=1' \
+  -c:a libvorbis "$DEMO/bed.ogg"
+curl -sS --fail-with-body -X POST "$API/stories/$STORY/music/" -H "Authorization: Bearer $TOKEN" \
+  -H 'content-type: audio/ogg' --data-binary "@$DEMO/bed.ogg" >/dev/null
+log "music bed uploaded (12 s, Ogg Vorbis, checked by the API with ffprobe)"
+
 # bar DONE TOTAL : a 30-character progress bar.
 bar() {
   local done=$1 total=$2 width=30 filled
@@ -147,6 +157,6 @@ echo "  preview: $STORAGE_DIR/stories/$STORY/preview.mp4"
 VOICE=$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name,sample_rate,duration \
   -of default=nw=1:nk=1 "$FINAL" | paste -sd' ')
 CUES=$(grep -c -- '-->' "$STORAGE_DIR/stories/$STORY/final.vtt" || true)
-echo "  voice: ${VOICE:-none} (codec, Hz, seconds), narrated by espeak-ng"
+echo "  sound: ${VOICE:-none} (codec, Hz, seconds): narrated by espeak-ng over the music bed, -16 LUFS"
 echo "  subtitles: $CUES captions burned in, and beside it as final.vtt and final.srt"
 [ -n "$VOICE" ] && [ "$CUES" -gt 0 ] || die "the final video has no voice track or no captions"

@@ -16,6 +16,7 @@ pub mod postgres_server;
 pub mod providers;
 pub mod receiver;
 pub mod redis_server;
+pub mod sound;
 mod stories;
 pub mod tokens;
 pub mod worker;

@@ -65,9 +65,16 @@ async fn up_down_up(url: String) {
         .collect();
     assert_eq!(
         providers,
-        ["local", "replicate", "runway_ml", "stability_ai"]
+        [
+            "elevenlabs",
+            "local",
+            "openai",
+            "replicate",
+            "runway_ml",
+            "stability_ai"
+        ]
     );
-    let stability = &rows[3];
+    let stability = &rows[5];
     assert_eq!(
         stability
             .try_get::<i32>("", "rate_limit_per_minute")
@@ -78,7 +85,7 @@ async fn up_down_up(url: String) {
         stability.try_get::<i32>("", "rate_limit_per_hour").unwrap(),
         1000
     );
-    let runway = &rows[2];
+    let runway = &rows[4];
     assert_eq!(
         runway.try_get::<i32>("", "rate_limit_per_minute").unwrap(),
         30

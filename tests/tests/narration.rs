@@ -8,31 +8,12 @@ use std::time::Duration;
 use ai_video_tests::TempDir;
 use ai_video_tests::TestApp;
 use ai_video_tests::files::{download, duration, probe};
+use ai_video_tests::sound::{cues, loudness};
 use ai_video_tests::worker::WorkerTweaks;
 use ai_video_worker::media::LOUDNESS_LUFS;
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(120);
-
-/// `HH:MM:SS.mmm` (or with a comma) in seconds.
-fn seconds(t: &str) -> f64 {
-    let t = t.replace(',', ".");
-    let parts: Vec<f64> = t.split(':').map(|p| p.parse().unwrap()).collect();
-    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
-}
-
-/// The cues of a WebVTT or SubRip file: (start, end, text).
-fn cues(text: &str) -> Vec<(f64, f64, String)> {
-    let lines: Vec<&str> = text.lines().collect();
-    lines
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let (a, b) = l.split_once(" --> ")?;
-            Some((seconds(a), seconds(b), lines[i + 1].to_string()))
-        })
-        .collect()
-}
 
 async fn fetch_text(app: &TestApp, url: &str) -> String {
     let r = app.client.get(app.url(url)).send().await.unwrap();
@@ -65,24 +46,6 @@ fn read_captions(video: &std::path::Path, at: f64, language: &str, dir: &TempDir
         .output()
         .expect("tesseract runs (scripts/test.sh installs tesseract-ocr)");
     String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// The integrated loudness (LUFS) of a file's audio, as ffmpeg's EBU R128 meter
-/// measures it.
-fn loudness(path: &std::path::Path) -> f64 {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostats", "-i"])
-        .arg(path)
-        .args(["-map", "0:a", "-af", "ebur128", "-f", "null", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    let log = String::from_utf8_lossy(&out.stderr);
-    let summary = log.rsplit("Summary:").next().unwrap_or_default();
-    summary
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("I:"))
-        .and_then(|v| v.trim().trim_end_matches("LUFS").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no integrated loudness in {log}"))
 }
 
 async fn told(language: &str, synopsis: &str, sentences: &[&str], read: &[&str]) {

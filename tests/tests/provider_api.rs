@@ -22,11 +22,21 @@ async fn admins_manage_provider_configs_and_others_cannot() {
         .iter()
         .map(|p| p["provider"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["local", "replicate", "runway_ml", "stability_ai"]);
-    assert_eq!(list.body["count"], 4, "a DRF page: {}", list.text);
+    assert_eq!(
+        names,
+        [
+            "elevenlabs",
+            "local",
+            "openai",
+            "replicate",
+            "runway_ml",
+            "stability_ai"
+        ]
+    );
+    assert_eq!(list.body["count"], 6, "a DRF page: {}", list.text);
     assert_eq!(list.body["next"], serde_json::Value::Null);
     let page = app.get("providers/?page=2&page_size=3", &admin).await;
-    assert_eq!(page.body["results"][0]["provider"], "stability_ai");
+    assert_eq!(page.body["results"][0]["provider"], "replicate");
     assert!(
         page.body["previous"]
             .as_str()

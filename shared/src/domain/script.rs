@@ -118,10 +118,12 @@ pub fn messages(brief: &Brief<'_>) -> Vec<Value> {
     ]
 }
 
-/// The messages of the one repair request: the first ones, the invalid answer and
-/// why it was refused.
-pub fn repair(mut messages: Vec<Value>, answer: &str, reason: &str) -> Vec<Value> {
-    messages.push(json!({"role": "assistant", "content": answer}));
+/// The messages of the one repair request: the first ones, the invalid answer (if
+/// it was not cut off) and why it was refused.
+pub fn repair(mut messages: Vec<Value>, answer: Option<&str>, reason: &str) -> Vec<Value> {
+    if let Some(answer) = answer {
+        messages.push(json!({"role": "assistant", "content": answer}));
+    }
     messages.push(json!({"role": "user", "content": format!(
         "That plan cannot be used: {reason}. Answer the whole plan again, corrected, as JSON \
          following the schema."

@@ -97,7 +97,7 @@ fn worker_by<'a>(reason: &'a str, job_id: Uuid) -> TransitionBy<'a> {
 pub async fn finish_plan(
     db: &DatabaseConnection,
     job: &job::Model,
-    new_scenes: Vec<scene::ActiveModel>,
+    (new_scenes, bible): (Vec<scene::ActiveModel>, Option<Value>),
     estimate: crate::domain::CostEstimate,
     result: Value,
 ) -> StoreResult<Written> {
@@ -107,6 +107,13 @@ pub async fn finish_plan(
     }
     if !new_scenes.is_empty() {
         scene::Entity::insert_many(new_scenes).exec(&txn).await?;
+    }
+    if let Some(bible) = bible {
+        story::Entity::update_many()
+            .col_expr(story::Column::Bible, Expr::value(bible))
+            .filter(story::Column::Id.eq(job.story_id))
+            .exec(&txn)
+            .await?;
     }
     let current = load_story(&txn, job.story_id).await?;
     let change = StoryChange {

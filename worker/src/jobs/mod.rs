@@ -14,6 +14,7 @@ mod music;
 mod ownership;
 mod plan;
 mod scene;
+mod script;
 mod tasks;
 mod voice;
 mod workdir;

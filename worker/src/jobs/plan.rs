@@ -1,9 +1,12 @@
-//! `plan_story`: auto scenes when the story has none, and the cost estimate; the
-//! story moves planning → planned.
+//! `plan_story`: scenes when the story has none (by rule, or written by an LLM with
+//! a story bible when the story's `film.planner` is `openai`), and the cost
+//! estimate; the story moves planning → planned.
 
 use ai_video_shared::db::Money;
 use ai_video_shared::db::entities::{scene, story};
-use ai_video_shared::domain::{CostEstimate, SceneStatus, StoryDuration, plan_scenes};
+use ai_video_shared::domain::{
+    CostEstimate, FilmOptions, Provider, SceneStatus, StoryDuration, plan_scenes,
+};
 use ai_video_shared::store::scenes;
 use ai_video_shared::store::worker_writes::{self, Written};
 use chrono::Utc;
@@ -11,6 +14,7 @@ use sea_orm::{EntityTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::script::write_script;
 use super::{JobCtx, JobError};
 
 pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
@@ -22,10 +26,17 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
     let existing = scenes::of_story(db, story.id).await?;
     let duration = StoryDuration::new(i64::from(story.duration_seconds))
         .map_err(|e| JobError::Permanent(e.0))?;
-    let planned = if existing.is_empty() {
-        plan_scenes(duration, &story.title, &story.synopsis, &story.style)
-    } else {
-        Vec::new()
+    let film = FilmOptions::from_stored(story.film.as_ref());
+    let (planned, bible) = match (existing.is_empty(), film.planner) {
+        (false, _) => (Vec::new(), None),
+        (true, Provider::OpenAi) => {
+            let script = write_script(ctx, &story, duration).await?;
+            (script.scenes, serde_json::to_value(script.bible).ok())
+        }
+        (true, _) => (
+            plan_scenes(duration, &story.title, &story.synopsis, &story.style),
+            None,
+        ),
     };
     let (count, seconds) = if existing.is_empty() {
         (
@@ -79,6 +90,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
         "scene_count": count,
         "duration_seconds": seconds,
         "scenes_planned": !planned.is_empty(),
+        "planner": if planned.is_empty() { None } else { Some(film.planner.as_str()) },
         "cost_estimate": estimate,
     });
     ctx.log(&format!(
@@ -87,7 +99,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Value, JobError> {
     ))
     .await;
     let result = worker_writes::response(None, metadata, ctx.elapsed_secs(), None);
-    match worker_writes::finish_plan(db, &ctx.row, rows, estimate, result.clone()).await? {
+    match worker_writes::finish_plan(db, &ctx.row, (rows, bible), estimate, result.clone()).await? {
         Written::Done => Ok(result),
         Written::Cancelled => Err(JobError::Cancelled),
     }

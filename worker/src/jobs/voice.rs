@@ -138,15 +138,8 @@ impl Speaker<'_> {
             .ctx
             .step(self.speaker.speak(&req, &call, self.work, &name))
             .await?;
-        if let Some(alignment) = &speech.alignment {
-            let bytes = serde_json::to_vec(alignment).unwrap_or_default();
-            store
-                .put_bytes(&timing_key, bytes, "application/json")
-                .await?;
-        }
-        store
-            .put_file(&audio_key, &speech.path, "audio/wav")
-            .await?;
+        // The price is recorded first: a run that dies before the speech is
+        // stored buys it again, and both purchases are counted.
         let step = format!("speech-{print}");
         let done = steps::Done {
             name: &step,
@@ -157,6 +150,15 @@ impl Speaker<'_> {
             data: json!({"scene": scene.id, "speech": speech.metadata, "seconds": speech.seconds}),
         };
         steps::done(&self.ctx.state.db, &self.ctx.row, done).await?;
+        if let Some(alignment) = &speech.alignment {
+            let bytes = serde_json::to_vec(alignment).unwrap_or_default();
+            store
+                .put_bytes(&timing_key, bytes, "application/json")
+                .await?;
+        }
+        store
+            .put_file(&audio_key, &speech.path, "audio/wav")
+            .await?;
         crate::metrics::provider_spend(provider, speech.cost);
         Ok(Some(Said {
             file: speech.path,
