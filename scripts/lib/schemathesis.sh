@@ -84,11 +84,12 @@ kill -0 "$API_PID" 2>/dev/null || { cat "$OUT/api.log" >&2; die "ai-video-api di
 # run_schemathesis WHO TOKEN : every check over every operation as WHO. One worker:
 # hypothesis parses lambda sources with `ast`, which CPython 3.11 can crash on when
 # two threads do it at once ("AST constructor recursion depth mismatch").
+CONFIG="$PWD/scripts/lib/schemathesis.toml"
 run_schemathesis() {
   local who=$1 token=$2 started=$SECONDS status=0
   log "schemathesis as $who (--checks all, --max-examples $MAX_EXAMPLES)"
   # From $OUT, where it keeps its cache of crashes, not in the working tree.
-  (cd "$OUT" && "$VENV/bin/schemathesis" run "http://$BIND_ADDR/api/ai-video/openapi.json" \
+  (cd "$OUT" && "$VENV/bin/schemathesis" --config-file "$CONFIG" run "http://$BIND_ADDR/api/ai-video/openapi.json" \
     --url "http://$BIND_ADDR" \
     --header "Authorization: Bearer $token" \
     --checks all \

@@ -39,16 +39,15 @@ impl MusicBed {
 /// An https URL for a music bed: absolute, https, with a host, no credentials.
 /// Where it may point is the worker's outbound guard's to judge when it fetches.
 pub fn check_music_url(text: &str) -> Result<String, Invalid> {
-    let text = text.trim();
     if text.chars().count() > MUSIC_URL_MAX {
         return Err(Invalid(format!(
             "must be at most {MUSIC_URL_MAX} characters"
         )));
     }
-    let url = url::Url::parse(text).map_err(|e| Invalid(format!("must be a URL ({e})")))?;
-    if url.scheme() != "https" {
-        return Err(Invalid::new("must be an https:// URL"));
+    if !text.starts_with("https://") || text.chars().any(char::is_whitespace) {
+        return Err(Invalid::new("must be an https:// URL, without spaces"));
     }
+    let url = url::Url::parse(text).map_err(|e| Invalid(format!("must be a URL ({e})")))?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(Invalid::new("must name a host"));
     }
@@ -71,6 +70,8 @@ mod tests {
             "https://user:pw@cdn.example.com/a.mp3",
             "bed.mp3",
             "",
+            " https://cdn.example.com/a.mp3",
+            "HTTPS://cdn.example.com/a.mp3",
         ] {
             assert!(check_music_url(bad).is_err(), "{bad}");
         }

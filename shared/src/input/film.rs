@@ -50,10 +50,16 @@ fn voice_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         values.push(serde_json::Value::Null);
         serde_json::json!({"type": ["string", "null"], "enum": values})
     };
+    // The default provider may be named, or left out or null.
     let choice = |provider: &str, required: bool, name: serde_json::Value| {
+        let named = if required {
+            serde_json::json!({"type": "string", "enum": [provider]})
+        } else {
+            serde_json::json!({"type": ["string", "null"], "enum": [provider, null]})
+        };
         let mut object = serde_json::json!({
             "type": "object", "additionalProperties": false,
-            "properties": {"provider": {"type": "string", "enum": [provider]}, "name": name},
+            "properties": {"provider": named, "name": name},
         });
         if required {
             object["required"] = serde_json::json!(["provider"]);
