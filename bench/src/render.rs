@@ -118,22 +118,34 @@ async fn film(
         std::fs::create_dir_all(&work)?;
         let out = work.join("final.mp4");
         let started = Instant::now();
+        // Spoken as many at a time as there are cores, as the job does.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut voices = Vec::new();
-        for i in 0..clips.len() {
-            let narration =
-                format!("Scene {i}. The keeper climbs the stairs as the storm rolls in.");
-            let file = work.join(format!("speech-{i}.wav"));
-            let seconds = ff.speak(&narration, Language::English, None, &file).await?;
-            voices.push(SceneVoice {
-                start: 6.0 * i as f64,
-                seconds: 6.0,
-                narration,
-                said: Some(Said {
-                    file,
-                    seconds,
-                    alignment: None,
-                }),
-            });
+        let indices: Vec<usize> = (0..clips.len()).collect();
+        for batch in indices.chunks(cores) {
+            let spoken = futures::future::join_all(batch.iter().map(|&i| {
+                let work = work.clone();
+                async move {
+                    let narration =
+                        format!("Scene {i}. The keeper climbs the stairs as the storm rolls in.");
+                    let file = work.join(format!("speech-{i}.wav"));
+                    let seconds = ff.speak(&narration, Language::English, None, &file).await?;
+                    anyhow::Ok(SceneVoice {
+                        start: 6.0 * i as f64,
+                        seconds: 6.0,
+                        narration,
+                        said: Some(Said {
+                            file,
+                            seconds,
+                            alignment: None,
+                        }),
+                    })
+                }
+            }))
+            .await;
+            for voice in spoken {
+                voices.push(voice?);
+            }
         }
         let cut = Cut {
             target,

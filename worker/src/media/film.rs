@@ -135,10 +135,8 @@ pub async fn render_film(
     out: &Path,
     work: &Path,
 ) -> Result<Film, MediaError> {
-    let mut infos = Vec::with_capacity(clips.len());
-    for clip in clips {
-        infos.push(ffmpeg.probe(clip).await?);
-    }
+    let infos: Vec<ClipInfo> =
+        futures::future::try_join_all(clips.iter().map(|c| ffmpeg.probe(c))).await?;
     let pictures: f64 = infos.iter().map(|i| i.duration).sum();
     let timeline = place(cut.voices);
     let duration = pictures.max(timeline.end);
@@ -186,10 +184,13 @@ pub async fn render_film(
     } else {
         args.extend(H264.map(String::from));
     }
+    // ffmpeg's fast AAC coder: half the time of its default at this bitrate.
     args.extend(
         [
             "-c:a",
             "aac",
+            "-aac_coder",
+            "fast",
             "-b:a",
             "160k",
             "-ar",

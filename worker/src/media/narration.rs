@@ -107,7 +107,16 @@ impl Ffmpeg {
         ]
         .map(String::from);
         self.run(&self.espeak, &args).await?;
-        Ok(self.probe(out).await?.duration)
+        // espeak-ng can exit 0 without audio (an unwritable path, an odd option):
+        // its WAV is 16-bit mono at 22 050 Hz after a 44-byte header, exact with -w.
+        let bytes = tokio::fs::metadata(out).await.map(|m| m.len()).unwrap_or(0);
+        if bytes <= 44 {
+            return Err(MediaError::Failed {
+                program: self.espeak.display().to_string(),
+                stderr: format!("no speech was written to {}", out.display()),
+            });
+        }
+        Ok((bytes - 44) as f64 / 44_100.0)
     }
 }
 

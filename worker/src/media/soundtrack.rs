@@ -31,7 +31,21 @@ pub struct Soundtrack<'a> {
     pub duration: f64,
 }
 
+/// A voice alone is mixed and normalized in mono and played on both channels: the
+/// same signal on two channels measures 3.01 LU louder (EBU R128 sums the channels'
+/// power), so the mono target is that much lower, and the true peak is the mono one.
+const DUAL_MONO_LU: f64 = 3.01;
+
 impl Soundtrack<'_> {
+    /// The loudness target of the mix before it reaches its output channels.
+    fn target(&self) -> f64 {
+        if self.music.is_some() {
+            LOUDNESS_LUFS
+        } else {
+            LOUDNESS_LUFS - DUAL_MONO_LU
+        }
+    }
+
     /// Whether there is anything to hear.
     pub fn audible(&self) -> bool {
         !self.placed.is_empty() || self.music.is_some()
@@ -54,8 +68,14 @@ impl Soundtrack<'_> {
     /// before loudness normalization.
     fn graph(&self, first: usize) -> String {
         let d = self.duration;
+        // A voice alone is mono (played on both channels); music keeps its stereo.
+        let channels = if self.music.is_some() {
+            "stereo"
+        } else {
+            "mono"
+        };
         let layout =
-            format!("aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo");
+            format!("aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts={channels}");
         let mut graph = String::new();
         for (k, p) in self.placed.iter().enumerate() {
             let delay = (p.start * 1000.0).round() as u64;
@@ -100,9 +120,15 @@ impl Soundtrack<'_> {
         let d = self.duration;
         match measured {
             Some(measured) if self.audible() => format!(
-                "{};[mix]loudnorm=I={LOUDNESS_LUFS}:TP={TRUE_PEAK_DBTP}:LRA={LRA}:{measured}:linear=true,\
-                 aresample={SAMPLE_RATE},apad=whole_dur={d:.3},atrim=0:{d:.3}[aout]",
-                self.graph(first)
+                "{};[mix]loudnorm=I={target}:TP={TRUE_PEAK_DBTP}:LRA={LRA}:{measured}:linear=true,\
+                 aresample={SAMPLE_RATE}{both},apad=whole_dur={d:.3},atrim=0:{d:.3}[aout]",
+                self.graph(first),
+                target = self.target(),
+                both = if self.music.is_some() {
+                    ""
+                } else {
+                    ",pan=stereo|c0=c0|c1=c0"
+                },
             ),
             _ => format!("anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=0:{d:.3}[aout]"),
         }
@@ -118,8 +144,9 @@ impl Soundtrack<'_> {
         args.extend([
             "-filter_complex".to_string(),
             format!(
-                "{};[mix]loudnorm=I={LOUDNESS_LUFS}:TP={TRUE_PEAK_DBTP}:LRA={LRA}:print_format=json[m]",
-                self.graph(0)
+                "{};[mix]loudnorm=I={}:TP={TRUE_PEAK_DBTP}:LRA={LRA}:print_format=json[m]",
+                self.graph(0),
+                self.target()
             ),
         ]);
         args.extend(["-map", "[m]", "-f", "null", "-"].map(String::from));
