@@ -111,10 +111,11 @@ async fn bad_music_is_refused_by_name_and_changes_nothing() {
         .await;
     r.assert_problem(422, "validation_error");
     assert!(!r.field_errors("file").is_empty(), "{}", r.text);
-    let r = app
-        .post_raw(&path, &alice, "audio/mpeg", vec![0u8; 3 << 20])
-        .await;
-    r.assert_problem(413, "payload_too_large");
+    // Over the cap (2 MiB in the tests): refused from the announced length, before
+    // the body is read.
+    app.post_announcing(&path, &alice, 3 << 20)
+        .await
+        .assert_problem(413, "payload_too_large");
     let r = app
         .post(
             &path,
@@ -189,5 +190,109 @@ async fn a_music_url_into_the_workers_own_network_fails_the_render_with_the_reas
     assert!(
         error.contains("music") && error.contains("169.254.169.254"),
         "the guard's reason: {failed}"
+    );
+}
+
+/// A host serving a music bed at `/bed.ogg` and three megabytes of it at `/huge.ogg`;
+/// answers how many requests it got.
+async fn music_host(bed: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::http::header;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new()
+        .route(
+            "/bed.ogg",
+            axum::routing::get(move || async move { ([(header::CONTENT_TYPE, "audio/ogg")], bed) }),
+        )
+        .route(
+            "/huge.ogg",
+            axum::routing::get(|| async {
+                ([(header::CONTENT_TYPE, "audio/ogg")], vec![7u8; 3 << 20])
+            }),
+        )
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                next.run(req)
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (host, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_music_url_is_fetched_by_the_worker_within_its_download_limits() {
+    let dir = TempDir::new();
+    let bed = dir.path.join("bed.ogg");
+    tone_bed(&bed, BED_HZ, 4);
+    let (host, hits) = music_host(std::fs::read(&bed).unwrap()).await;
+    let app = TestApp::spawn().await;
+    // The host is trusted as a test's own server must be (it is plain http on
+    // loopback); the cap is 1 MB.
+    let _worker = app
+        .start_worker(WorkerTweaks {
+            env: vec![
+                ("OUTBOUND_ALLOW_HOSTS".into(), host.clone()),
+                ("MUSIC_MAX_MB".into(), "1".into()),
+            ],
+            ..WorkerTweaks::default()
+        })
+        .await;
+    let alice = app.tokens.user("alice");
+    let mut stories = Vec::new();
+    for path in ["bed.ogg", "huge.ogg"] {
+        let story = app.create_story(&alice, path, 7).await;
+        let id = story["id"].as_str().unwrap().to_string();
+        // Stored as the API stores an https URL; only the scheme differs.
+        let bed = json!({"source": "url", "url": format!("http://{host}/{path}")});
+        sea_orm::ConnectionTrait::execute_unprepared(
+            &app.db,
+            &format!("UPDATE stories SET music = '{bed}' WHERE id = '{id}'"),
+        )
+        .await
+        .unwrap();
+        app.start_planning(&alice, &id).await.assert_status(200);
+        app.wait_for_status(&alice, &id, "planned", LONG).await;
+        app.post(
+            &format!("stories/{id}/generate_preview/"),
+            &alice,
+            json!({}),
+        )
+        .await
+        .assert_status(202);
+        stories.push(id);
+    }
+    let fine = app
+        .wait_for(&alice, &stories[0], LONG, |s| s["preview_url"].is_string())
+        .await;
+    let path = download(
+        &app,
+        fine["preview_url"].as_str().unwrap(),
+        &dir,
+        "preview.mp4",
+    )
+    .await;
+    let music = band_level(&path, 12_000, 5.0, 1.5);
+    assert!(
+        music > -60.0,
+        "the fetched bed is heard in the preview: {music} dB"
+    );
+    let failed = app
+        .wait_for_status(&alice, &stories[1], "failed", LONG)
+        .await;
+    let error = failed["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("larger than the 1 MB cap"),
+        "the download limit holds: {failed}"
+    );
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "each bed fetched once"
     );
 }
