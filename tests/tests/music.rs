@@ -16,6 +16,15 @@ const LONG: Duration = Duration::from_secs(120);
 /// 11 kHz) says, so a high-pass filter hears the music alone.
 const BED_HZ: u32 = 13_000;
 
+/// Plans the story with the running worker and asks for its preview.
+async fn plan_and_ask_preview(app: &TestApp, token: &str, id: &str) {
+    app.start_planning(token, id).await.assert_status(200);
+    app.wait_for_status(token, id, "planned", LONG).await;
+    app.post(&format!("stories/{id}/generate_preview/"), token, json!({}))
+        .await
+        .assert_status(202);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_music_is_looped_ducked_under_the_voice_and_mixed_to_the_target() {
     let app = TestApp::spawn().await;
@@ -176,15 +185,7 @@ async fn a_music_url_into_the_workers_own_network_fails_the_render_with_the_reas
     )
     .await
     .assert_status(200);
-    app.start_planning(&alice, &id).await.assert_status(200);
-    app.wait_for_status(&alice, &id, "planned", LONG).await;
-    app.post(
-        &format!("stories/{id}/generate_preview/"),
-        &alice,
-        json!({}),
-    )
-    .await
-    .assert_status(202);
+    plan_and_ask_preview(&app, &alice, &id).await;
     let failed = app.wait_for_status(&alice, &id, "failed", LONG).await;
     let error = failed["last_error"].as_str().unwrap_or_default();
     assert!(
@@ -256,15 +257,7 @@ async fn a_music_url_is_fetched_by_the_worker_within_its_download_limits() {
         )
         .await
         .unwrap();
-        app.start_planning(&alice, &id).await.assert_status(200);
-        app.wait_for_status(&alice, &id, "planned", LONG).await;
-        app.post(
-            &format!("stories/{id}/generate_preview/"),
-            &alice,
-            json!({}),
-        )
-        .await
-        .assert_status(202);
+        plan_and_ask_preview(&app, &alice, &id).await;
         stories.push(id);
     }
     let fine = app
