@@ -433,10 +433,13 @@ async fn a_429_storm_fails_no_job_and_the_shared_limit_holds() {
         !fakes.stability.refused_creates().is_empty(),
         "the provider did refuse some: a 429 storm"
     );
+    // Our limiter grants a slot by Redis's clock and the request reaches the fake a
+    // moment later: two requests a full minute apart by the limiter can arrive a few
+    // milliseconds less apart, so the fake's window is a second shorter.
     assert!(
         fakes
             .stability
-            .max_accepted_in_window(Duration::from_secs(60))
+            .max_accepted_in_window(Duration::from_secs(59))
             <= 5,
         "our limit held across both workers"
     );
