@@ -19,6 +19,13 @@ pub async fn download(app: &TestApp, url: &str, dir: &TempDir, name: &str) -> st
     path
 }
 
+/// The text of a file the API links (captions), asserting it is served.
+pub async fn text(app: &TestApp, url: &str) -> String {
+    let r = app.client.get(app.url(url)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r.text().await.unwrap()
+}
+
 /// ffprobe's view of a media file: its format's duration and every stream.
 pub fn probe(path: &std::path::Path) -> Value {
     let out = std::process::Command::new("ffprobe")

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ai_video_tests::files::{download, duration, probe};
+use ai_video_tests::files::{download, duration, probe, text};
 use ai_video_tests::sound::{band_level, cues, loudness, tone_bed};
 use ai_video_tests::worker::WorkerTweaks;
 use ai_video_tests::{TempDir, TestApp};
@@ -81,12 +81,7 @@ async fn the_music_is_looped_ducked_under_the_voice_and_mixed_to_the_target() {
         (lufs - LOUDNESS_LUFS).abs() <= 1.0,
         "the mix is at {lufs} LUFS, target {LOUDNESS_LUFS}"
     );
-    let vtt = reqwest::get(app.url(done["final_captions"]["vtt"].as_str().unwrap()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let vtt = text(&app, done["final_captions"]["vtt"].as_str().unwrap()).await;
     let cue = cues(&vtt)[0].clone();
     let middle = (cue.0 + cue.1) / 2.0;
     let under = band_level(&path, 12_000, middle - 0.5, 1.0);

@@ -7,19 +7,13 @@ use std::time::Duration;
 
 use ai_video_tests::TempDir;
 use ai_video_tests::TestApp;
-use ai_video_tests::files::{download, duration, probe};
+use ai_video_tests::files::{download, duration, probe, text};
 use ai_video_tests::sound::{cues, loudness};
 use ai_video_tests::worker::WorkerTweaks;
 use ai_video_worker::media::LOUDNESS_LUFS;
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(120);
-
-async fn fetch_text(app: &TestApp, url: &str) -> String {
-    let r = app.client.get(app.url(url)).send().await.unwrap();
-    assert_eq!(r.status(), 200, "{url}");
-    r.text().await.unwrap()
-}
 
 /// The words tesseract reads in the caption band of the frame at `at` seconds.
 fn read_captions(video: &std::path::Path, at: f64, language: &str, dir: &TempDir) -> String {
@@ -107,9 +101,9 @@ async fn told(language: &str, synopsis: &str, sentences: &[&str], read: &[&str])
     );
 
     let captions = &done["final_captions"];
-    let vtt = fetch_text(&app, captions["vtt"].as_str().unwrap()).await;
+    let vtt = text(&app, captions["vtt"].as_str().unwrap()).await;
     assert!(vtt.starts_with("WEBVTT\n"), "{vtt}");
-    let srt = fetch_text(&app, captions["srt"].as_str().unwrap()).await;
+    let srt = text(&app, captions["srt"].as_str().unwrap()).await;
     for file in [&vtt, &srt] {
         let cues = cues(file);
         let texts: Vec<&str> = cues.iter().map(|c| c.2.as_str()).collect();
@@ -316,7 +310,7 @@ async fn a_planned_scene_is_edited_until_its_preview() {
             .as_str()
             .unwrap()
             .to_string();
-    let vtt = fetch_text(&app, &vtt_url).await;
+    let vtt = text(&app, &vtt_url).await;
     assert!(vtt.contains("The keeper wakes."), "{vtt}");
     app.patch(&path, &alice, json!({"narration": "Too late."}))
         .await

@@ -10,7 +10,7 @@ use ai_video_tests::TestApp;
 use ai_video_tests::fakes::{
     FakeElevenLabs, FakeOpenAi, FakeOptions, SECONDS_PER_CHAR, SENTENCE_PAUSE,
 };
-use ai_video_tests::files::{download, duration, probe};
+use ai_video_tests::files::{download, duration, probe, text};
 use ai_video_tests::sound::cues;
 use ai_video_tests::worker::WorkerTweaks;
 use serde_json::{Value, json};
@@ -25,17 +25,6 @@ fn tweaks(env: &[(&str, String)]) -> WorkerTweaks {
             .collect(),
         ..WorkerTweaks::default()
     }
-}
-
-async fn fetch_text(app: &TestApp, url: &str) -> String {
-    app.client
-        .get(app.url(url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 /// Plans, previews and renders the story; answers it completed.
@@ -112,7 +101,7 @@ async fn openai_speech_narrates_and_the_final_reuses_what_the_preview_bought() {
     let path = download(&app, done["final_url"].as_str().unwrap(), &dir, "final.mp4").await;
     let p = probe(&path);
     assert!((duration(&p) - 14.0).abs() <= 0.15, "{p}");
-    let vtt = fetch_text(&app, done["final_captions"]["vtt"].as_str().unwrap()).await;
+    let vtt = text(&app, done["final_captions"]["vtt"].as_str().unwrap()).await;
     let texts: Vec<String> = cues(&vtt).into_iter().map(|c| c.2).collect();
     assert_eq!(texts, ["The keeper climbs.", "The storm breaks."]);
 }
@@ -149,7 +138,7 @@ async fn elevenlabs_times_the_captions_by_its_alignment() {
     assert_eq!(calls[0].query["output_format"], "pcm_24000");
     assert_eq!(calls[0].body["model_id"], "eleven_multilingual_v2");
 
-    let vtt = fetch_text(&app, done["final_captions"]["vtt"].as_str().unwrap()).await;
+    let vtt = text(&app, done["final_captions"]["vtt"].as_str().unwrap()).await;
     let cues = cues(&vtt);
     assert_eq!(cues.len(), 2, "{vtt}");
     // The second sentence starts where the speech says it: after the first one's

@@ -278,14 +278,7 @@ pub async fn set_music(
 ) -> StoreResult<story::Model> {
     let txn = begin_write(db).await?;
     let current = get_for_update(&txn, viewer, id).await?;
-    let open = [StoryStatus::Draft, StoryStatus::Planned];
-    if !open.contains(&current.status) {
-        return Err(StoreError::wrong_status(
-            current.status,
-            &open,
-            "changing the music",
-        ));
-    }
+    music_open(current.status)?;
     let version = current.version;
     let mut model: story::ActiveModel = current.into();
     model.music = Set(music.and_then(|m| serde_json::to_value(m).ok()));
@@ -302,14 +295,18 @@ pub async fn check_music_open(
     viewer: &Viewer,
     id: Uuid,
 ) -> StoreResult<()> {
-    let story = get(db, viewer, id).await?;
-    let open = [StoryStatus::Draft, StoryStatus::Planned];
-    if open.contains(&story.status) {
+    music_open(get(db, viewer, id).await?.status)
+}
+
+/// The music changes only before the preview begins.
+fn music_open(status: StoryStatus) -> StoreResult<()> {
+    const OPEN: [StoryStatus; 2] = [StoryStatus::Draft, StoryStatus::Planned];
+    if OPEN.contains(&status) {
         Ok(())
     } else {
         Err(StoreError::wrong_status(
-            story.status,
-            &open,
+            status,
+            &OPEN,
             "changing the music",
         ))
     }

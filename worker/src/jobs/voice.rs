@@ -17,7 +17,7 @@ use super::calls::Configured;
 use super::{JobCtx, JobError};
 use crate::media::Said;
 use crate::providers::speech::fingerprint;
-use crate::providers::{SpeechProvider, SpeechRequest, openai};
+use crate::providers::{SpeechProvider, SpeechRequest};
 
 /// Remote speech requests of one job at once (ElevenLabs' smallest plan allows 2).
 const REMOTE_AT_ONCE: usize = 2;
@@ -37,19 +37,7 @@ pub async fn speak_scenes(
     let speaker = ctx.state.providers.speech(provider)?;
     let configured = Configured::load(ctx, provider).await?;
     let voice = film.voice.resolved();
-    let model = match provider {
-        Provider::OpenAi => configured
-            .settings
-            .speech_model
-            .clone()
-            .unwrap_or_else(|| openai::DEFAULT_SPEECH_MODEL.into()),
-        Provider::ElevenLabs => configured
-            .settings
-            .speech_model
-            .clone()
-            .unwrap_or_else(|| crate::providers::ELEVENLABS_DEFAULT_MODEL.into()),
-        _ => String::new(),
-    };
+    let model = speaker.model(&configured.settings);
     let at_once = match provider {
         Provider::Local => std::thread::available_parallelism().map_or(2, |n| n.get()),
         _ => REMOTE_AT_ONCE,

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use ai_video_shared::config::Secret;
-use ai_video_shared::domain::{Language, Provider};
+use ai_video_shared::domain::{Language, Provider, ProviderSettings};
 use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ use super::{Call, ProviderError};
 
 const PROVIDER: Provider = Provider::ElevenLabs;
 /// The model when the settings name none: it speaks Korean among 29 languages.
-pub const DEFAULT_MODEL: &str = "eleven_multilingual_v2";
+const DEFAULT_MODEL: &str = "eleven_multilingual_v2";
 /// The voice when the story names none (the premade "Rachel").
 const DEFAULT_VOICE: &str = "21m00Tcm4TlvDq8ikWAM";
 const PCM_RATE: u32 = 24_000;
@@ -88,6 +88,13 @@ impl ElevenLabs {
 
 #[async_trait::async_trait]
 impl SpeechProvider for ElevenLabs {
+    fn model(&self, settings: &ProviderSettings) -> String {
+        settings
+            .speech_model
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MODEL.into())
+    }
+
     async fn speak(
         &self,
         req: &SpeechRequest<'_>,
@@ -96,11 +103,7 @@ impl SpeechProvider for ElevenLabs {
         name: &str,
     ) -> Result<Speech, ProviderError> {
         call.gate.pass().await?;
-        let model = call
-            .settings
-            .speech_model
-            .clone()
-            .unwrap_or_else(|| DEFAULT_MODEL.into());
+        let model = self.model(call.settings);
         let voice = req.voice.unwrap_or(DEFAULT_VOICE);
         let mut body = json!({"text": req.text, "model_id": model});
         if let Some(code) = language_code(&model, req.language) {

@@ -12,13 +12,13 @@ mod elevenlabs;
 pub mod http;
 mod limits;
 mod local;
-pub mod openai;
+mod openai;
 mod replicate;
 mod runway;
 pub mod speech;
 mod stability;
 
-pub use elevenlabs::{DEFAULT_MODEL as ELEVENLABS_DEFAULT_MODEL, ElevenLabs};
+pub use elevenlabs::ElevenLabs;
 pub use limits::{Lease, Limiter, RateLimits};
 pub use local::LocalProvider;
 pub use openai::{ChatAnswer, ChatRequest, OpenAi};

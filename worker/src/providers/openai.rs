@@ -23,9 +23,9 @@ use super::{Call, ProviderError};
 
 const PROVIDER: Provider = Provider::OpenAi;
 /// The chat model when the settings name none.
-pub const DEFAULT_CHAT_MODEL: &str = "gpt-4o-mini";
+const DEFAULT_CHAT_MODEL: &str = "gpt-4o-mini";
 /// The speech model when the settings name none.
-pub const DEFAULT_SPEECH_MODEL: &str = "tts-1";
+const DEFAULT_SPEECH_MODEL: &str = "tts-1";
 /// `pcm` speech is 24 kHz, 16-bit, mono.
 const PCM_RATE: u32 = 24_000;
 /// The most an answer may spend, in tokens.
@@ -188,6 +188,13 @@ impl OpenAi {
 
 #[async_trait::async_trait]
 impl SpeechProvider for OpenAi {
+    fn model(&self, settings: &ProviderSettings) -> String {
+        settings
+            .speech_model
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SPEECH_MODEL.into())
+    }
+
     async fn speak(
         &self,
         req: &SpeechRequest<'_>,
@@ -196,11 +203,7 @@ impl SpeechProvider for OpenAi {
         name: &str,
     ) -> Result<Speech, ProviderError> {
         call.gate.pass().await?;
-        let model = call
-            .settings
-            .speech_model
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SPEECH_MODEL.into());
+        let model = self.model(call.settings);
         let voice = req.voice.unwrap_or("alloy");
         let body = json!({
             "model": model,

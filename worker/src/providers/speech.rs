@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ai_video_shared::domain::{Language, Provider};
+use ai_video_shared::domain::{Language, Provider, ProviderSettings};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
@@ -34,6 +34,12 @@ pub struct Speech {
 
 #[async_trait::async_trait]
 pub trait SpeechProvider: Send + Sync {
+    /// The model the settings choose (the provider's default when they name none;
+    /// empty for the offline voice, which has one).
+    fn model(&self, _settings: &ProviderSettings) -> String {
+        String::new()
+    }
+
     /// Speaks `req` into a file in `work` named after `name`.
     async fn speak(
         &self,
@@ -98,7 +104,7 @@ impl Pcm<'_> {
     pub async fn into_speech(
         self,
         provider: Provider,
-        settings: &ai_video_shared::domain::ProviderSettings,
+        settings: &ProviderSettings,
         work: &Path,
         name: &str,
     ) -> Result<Speech, ProviderError> {
