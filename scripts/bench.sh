@@ -4,7 +4,7 @@
 # free ports, installs BullMQ from npm into bench/peer, builds release binaries, runs
 # `ai-video-bench`, and stops everything it started.
 #
-#   scripts/bench.sh [all | queue | latency | backlog | pipeline | api | stats | slow | render | idle] [--n N] [--repeat R]
+#   scripts/bench.sh [all | queue | latency | backlog | pipeline | api | stats | slow | render | idle | sse] [--n N] [--repeat R]
 #
 # On a fresh Debian/Ubuntu machine with the Rust toolchain it installs what it lacks
 # (redis-server, postgresql, ffmpeg, nodejs, npm, wrk) with apt when run as root.
@@ -36,10 +36,12 @@ log "installing the BullMQ peer (npm)"
 PROFILE=${BENCH_PROFILE:-release}
 log "building ($PROFILE)"
 if [ "$PROFILE" = release ]; then
-  cargo build --release --locked -p ai-video-bench -p ai-video-worker
+  cargo build --release --locked -p ai-video-bench -p ai-video-worker -p ai-video-api
 else
-  cargo build --locked -p ai-video-bench -p ai-video-worker
+  cargo build --locked -p ai-video-bench -p ai-video-worker -p ai-video-api
 fi
+# The SSE benchmark holds 10,000 streams: a socket each in the API and in the bench.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # pg_stat_statements lets the pipeline benchmark count the statements of a job.
 PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements" start_postgres "$WORK/pg"

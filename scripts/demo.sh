@@ -2,8 +2,9 @@
 # The demo: turns a short story into a video on the embedded default (a SQLite
 # file, a local media directory and the offline `local` provider), with a private
 # redis-server on a free port. It starts the API and a worker, drives the story
-# through planning, preview and final render over the REST API while showing
-# progress, prints where the MP4 is, and stops everything it started, also on Ctrl-C.
+# through planning, preview and final render with the `ai-video` command-line
+# client (cli/, docs/cli.md) while it shows the progress, downloads the MP4, prints
+# where it is, and stops everything it started, also on Ctrl-C.
 #
 #   scripts/demo.sh
 #
@@ -68,11 +69,11 @@ ADMIN=$("$BIN/ai-video-api" token demo-admin --admin)
 IMAGE_PROVIDER=${DEMO_IMAGE_PROVIDER:-local}
 VIDEO_PROVIDER=${DEMO_VIDEO_PROVIDER:-local}
 API="http://127.0.0.1:$API_PORT/api/ai-video"
-call() { # METHOD PATH [JSON]
-  curl -sS --fail-with-body -X "$1" "$API/$2" -H "Authorization: Bearer $TOKEN" \
-    -H 'content-type: application/json' ${3:+-d "$3"}
-}
+# The client reads where the API is and who asks from these.
+export AI_VIDEO_URL="$API" AI_VIDEO_TOKEN="$TOKEN"
+CLI="$BIN/ai-video"
 
+# Provider settings are an admin's business, which the client leaves to curl.
 if [ -n "${DEMO_PROVIDER_SETTINGS:-}" ]; then
   for provider in $(jq -r 'keys[]' <<<"$DEMO_PROVIDER_SETTINGS"); do
     curl -sS --fail-with-body -X PATCH "$API/providers/$provider/" -H "Authorization: Bearer $ADMIN" \
@@ -81,11 +82,10 @@ if [ -n "${DEMO_PROVIDER_SETTINGS:-}" ]; then
   done
 fi
 
-STORY=$(call POST stories/ "$(jq -n --arg image "$IMAGE_PROVIDER" --arg video "$VIDEO_PROVIDER" '{
-  title: "The Lighthouse Keeper",
-  synopsis: "An old keeper climbs the spiral stairs at dusk. A storm rolls in from the sea. Waves crash against the rocks below. The lamp flickers but holds. Dawn breaks over calm water.",
-  duration_seconds: 35, aspect_ratio: "16:9", style: "cinematic",
-  image_provider: $image, video_provider: $video}')" | jq -r .id)
+STORY=$("$CLI" create --title "The Lighthouse Keeper" \
+  --synopsis "An old keeper climbs the spiral stairs at dusk. A storm rolls in from the sea. Waves crash against the rocks below. The lamp flickers but holds. Dawn breaks over calm water." \
+  --duration 35 --aspect-ratio 16:9 --style cinematic \
+  --image-provider "$IMAGE_PROVIDER" --video-provider "$VIDEO_PROVIDER")
 log "story $STORY created (35 s, 16:9; images: $IMAGE_PROVIDER, video: $VIDEO_PROVIDER)"
 
 # A music bed the demo makes itself: two soft chords, twelve seconds, looped under
@@ -94,63 +94,27 @@ ffmpeg -v error -y -f lavfi -i 'sine=frequency=196:duration=12' -f lavfi -i 'sin
   -f lavfi -i 'sine=frequency=294:duration=12' \
   -filter_complex 'amix=inputs=3,volume=0.5,afade=t=in:d=1,afade=t=out:st=11:d=1' \
   -c:a libvorbis "$DEMO/bed.ogg"
-curl -sS --fail-with-body -X POST "$API/stories/$STORY/music/" -H "Authorization: Bearer $TOKEN" \
-  -H 'content-type: audio/ogg' --data-binary "@$DEMO/bed.ogg" >/dev/null
+"$CLI" music "$STORY" "$DEMO/bed.ogg" >/dev/null
 log "music bed uploaded (12 s, Ogg Vorbis, checked by the API with ffprobe)"
 
-# bar DONE TOTAL : a 30-character progress bar.
-bar() {
-  local done=$1 total=$2 width=30 filled
-  filled=$(( total > 0 ? done * width / total : 0 ))
-  printf '[%s%s] %d/%d' "$(printf '%*s' "$filled" '' | tr ' ' '#')" \
-    "$(printf '%*s' $(( width - filled )) '' | tr ' ' '.')" "$done" "$total"
-}
-
-# follow LABEL QUALITY CONDITION : shows scene progress until the jq CONDITION on
-# the story holds; fails if the story fails.
-follow() {
-  local label=$1 quality=$2 condition=$3 started=$SECONDS story total done
-  while :; do
-    story=$(call GET "stories/$STORY/")
-    if [ "$(jq -r .status <<<"$story")" = failed ]; then
-      echo
-      die "the story failed: $(jq -r .last_error <<<"$story")"
-    fi
-    total=$(call GET "scenes/?story=$STORY&page_size=100" | jq .count)
-    if [ "$quality" = none ]; then
-      done=$total
-    else
-      done=$(call GET "jobs/?story=$STORY&kind=generate_scene&status=succeeded&page_size=100" |
-        jq --arg q "$quality" '[.results[] | select(.parameters.quality == $q)] | length')
-    fi
-    printf '\r  %-9s %s scenes  %3ds  %-11s' "$label" "$(bar "$done" "$total")" $(( SECONDS - started )) \
-      "$(jq -r .status <<<"$story")"
-    if jq -e "$condition" <<<"$story" >/dev/null; then
-      echo
-      return
-    fi
-    sleep 0.5
-  done
-}
-
+# Each step waits with progress bars on a terminal (a line per change elsewhere)
+# and exits non-zero if the story fails.
 log "planning"
-call POST "stories/$STORY/transition/" '{"to": "planning"}' >/dev/null
-follow planning none '.status == "planned"'
-log "$(call GET "stories/$STORY/" | jq -r '"planned: estimated cost \(.estimated_cost)"')"
+"$CLI" plan "$STORY" --wait
 
 log "preview (low resolution)"
-call POST "stories/$STORY/generate_preview/" >/dev/null
-follow preview preview '.preview_url != null'
+"$CLI" preview "$STORY" --wait
 
 log "final render (H.264, 1280x720)"
-call POST "stories/$STORY/render_final/" >/dev/null
-follow final final '.status == "completed"'
+"$CLI" render "$STORY" --wait
 
-FINAL="$STORAGE_DIR/stories/$STORY/final.mp4"
+"$CLI" download "$STORY" -o "$DEMO/film.mp4"
+FINAL="$DEMO/film.mp4"
 SECONDS_LONG=$(ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 "$FINAL")
-URL="http://127.0.0.1:$API_PORT$(call GET "stories/$STORY/" | jq -r .final_url)"
+DONE=$("$CLI" status "$STORY" --json)
+URL="http://127.0.0.1:$API_PORT$(jq -r .final_url <<<"$DONE")"
 echo
-log "done: a ${SECONDS_LONG%.*} s video, costing $(call GET "stories/$STORY/" | jq -r .actual_cost)"
+log "done: a ${SECONDS_LONG%.*} s video, costing $(jq -r .actual_cost <<<"$DONE")"
 echo "  file: $FINAL"
 echo "  url:  $URL (served while the demo runs)"
 echo "  preview: $STORAGE_DIR/stories/$STORY/preview.mp4"

@@ -13,7 +13,7 @@
 # with its English and Korean data, fonts-noto-cjk, nodejs, npm,
 # python3-venv, golang-go and sprig for the chart renderer, curl, jq,
 # postgresql-client), Python tools with pip into venvs under ~/.cache/ai-video (moto,
-# kubernetes-validate), and Node BullMQ and bull-board with npm into tests/node.
+# kubernetes-validate, standardwebhooks, httpx-sse), and Node BullMQ and bull-board with npm into tests/node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -39,6 +39,8 @@ need_packages fonts-noto-cjk tesseract-ocr-eng tesseract-ocr-kor
 need ffprobe ffmpeg
 need node nodejs
 need npm npm
+# The command-line client is tested in a pseudo-terminal made by `script`.
+need script bsdutils
 pg_bin >/dev/null
 moto_venv >/dev/null
 
@@ -55,6 +57,9 @@ start_s3 "$WORK/s3"
 export TEST_DATABASE_URL="$PG_URL"
 export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+# The webhook receiver and the SSE client of the tests are third-party Python clients.
+TEST_PYTHON="$(tool_venv events-venv standardwebhooks==1.1.0 httpx==0.29.0 httpx-sse==0.4.3)/bin/python"
+export TEST_PYTHON
 export RUST_LOG="${RUST_LOG:-warn}"
 
 log "building"

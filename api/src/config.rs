@@ -64,6 +64,14 @@ pub struct ApiConfig {
     /// Apply migrations on start (`AUTO_MIGRATE`); defaults to on for SQLite only,
     /// since production Postgres is migrated by `ai-video-api migrate` before rollout.
     pub auto_migrate: bool,
+    /// Where webhook endpoints may point (`OUTBOUND_ALLOW_HOSTS`, as for the workers).
+    pub outbound: ai_video_shared::outbound::Outbound,
+    /// The deployment's public URL (`PUBLIC_URL`), for the links in events.
+    pub public_url: Option<String>,
+    /// How often an idle SSE stream gets a heartbeat comment (`SSE_HEARTBEAT_SECS`).
+    pub sse_heartbeat: std::time::Duration,
+    /// How long an SSE ticket lives (`SSE_TICKET_TTL_SECS`).
+    pub ticket_ttl: std::time::Duration,
 }
 
 impl ApiConfig {
@@ -98,8 +106,28 @@ impl ApiConfig {
             replicate_webhook_secret: env.var("REPLICATE_WEBHOOK_SECRET").map(Secret::new),
             database,
             auto_migrate,
+            outbound: ai_video_shared::outbound::Outbound::from_env(env, &[])?,
+            public_url: env.var("PUBLIC_URL").filter(|v| !v.trim().is_empty()),
+            sse_heartbeat: seconds(env, "SSE_HEARTBEAT_SECS", 15, 1..=300)?,
+            ticket_ttl: seconds(env, "SSE_TICKET_TTL_SECS", 60, 5..=3600)?,
         })
     }
+}
+
+fn seconds(
+    env: &dyn Env,
+    var: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<std::time::Duration, ConfigError> {
+    let secs: u64 = parse_or(env, var, default)?;
+    if !range.contains(&secs) {
+        return Err(ConfigError::new(
+            var,
+            format!("must be from {} to {} seconds", range.start(), range.end()),
+        ));
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 fn music_limit(env: &dyn Env) -> Result<usize, ConfigError> {

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod extract;
 mod idempotency;
 pub mod media_links;
@@ -20,6 +21,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ai_video_shared::announce::Announcer;
 use ai_video_shared::db;
 use ai_video_shared::domain::ErrorCode;
 use ai_video_shared::outbox::{Relay, RelayHandle};
@@ -48,6 +50,12 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Where request rate limits are counted.
     pub limiter: Arc<ratelimit::Counter>,
+    /// The SSE streams' fan-out of event notices.
+    pub hub: events::Hub,
+    /// Signs and checks SSE tickets.
+    pub tickets: Arc<events::Tickets>,
+    /// The webhook endpoints' outbound guard.
+    pub outbound: Arc<ai_video_shared::outbound::Outbound>,
 }
 
 impl AppState {
@@ -180,8 +188,14 @@ impl Api {
             auth: Arc::new(auth),
             relay: relay.handle(),
             redis_client,
-            config: Arc::new(config),
             limiter: Default::default(),
+            hub: events::Hub::default(),
+            tickets: Arc::new(events::Tickets::derived(
+                config.media_links.key(),
+                config.ticket_ttl,
+            )),
+            outbound: Arc::new(config.outbound.clone()),
+            config: Arc::new(config),
         };
         Ok(Self { state, relay })
     }
@@ -230,7 +244,17 @@ impl Api {
         let app =
             tower::util::MapRequestLayer::new(routes::add_trailing_slash).layer(self.router());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let relay = tokio::spawn(self.relay.run(stop_rx));
+        let relay = tokio::spawn(self.relay.run(stop_rx.clone()));
+        let config = &self.state.config;
+        let announcer = tokio::spawn(
+            Announcer::new(self.state.db.clone(), config.redis.clone(), &config.queue).run(stop_rx),
+        );
+        let listener_task = tokio::spawn(
+            self.state
+                .hub
+                .clone()
+                .listen(config.redis.clone(), config.queue.clone()),
+        );
         let result = axum::serve(
             listener,
             <_ as axum::ServiceExt<axum::extract::Request>>::into_make_service_with_connect_info::<
@@ -240,7 +264,9 @@ impl Api {
         .with_graceful_shutdown(shutdown)
         .await;
         let _ = stop_tx.send(true);
+        listener_task.abort();
         let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), announcer).await;
         result
     }
 }

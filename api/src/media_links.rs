@@ -58,6 +58,11 @@ impl MediaSigner {
         Self::new(&m.finalize().into_bytes(), ttl)
     }
 
+    /// The signing key, for deriving the keys of other capabilities (event tickets).
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
     pub fn ttl(&self) -> Duration {
         self.ttl
     }

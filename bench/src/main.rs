@@ -6,7 +6,7 @@
 //! benchmark prints its rows as they complete; `all` runs every one and ends with one
 //! Markdown table, the one `docs/benchmarks.md` holds.
 //!
-//!   ai-video-bench all | queue | latency | backlog | pipeline | api | slow | render | idle
+//!   ai-video-bench all | queue | latency | backlog | pipeline | api | slow | render | idle | sse
 //!   options: --n N (jobs per queue run), --repeat R (runs per figure; the median is kept)
 
 mod api;
@@ -17,6 +17,7 @@ mod queue;
 mod render;
 mod report;
 mod slow;
+mod sse;
 mod stats;
 
 use std::time::Duration;
@@ -115,6 +116,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if all || what == "api" {
         api::run(&bench, &mut report).await?;
+    }
+    if all || what == "sse" {
+        sse::run(&bench, &mut report).await?;
     }
     if all || what == "stats" {
         stats::run(&bench, &mut report).await?;

@@ -109,6 +109,10 @@ pub async fn services(bench: &Bench, url: &str, with_worker: bool) -> anyhow::Re
         job_retry: RetryPolicy::default(),
         replicate_webhook_secret: None,
         auto_migrate: false,
+        outbound: Default::default(),
+        public_url: None,
+        sse_heartbeat: std::time::Duration::from_secs(15),
+        ticket_ttl: std::time::Duration::from_secs(60),
     };
     let api = Api::new(config).await?;
     let db = api.state().db.clone();

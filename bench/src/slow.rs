@@ -38,7 +38,7 @@ async fn provider() -> anyhow::Result<u16> {
 }
 
 /// RSS and peak RSS of a process, in MiB, from /proc.
-fn memory(pid: u32) -> (f64, f64) {
+pub(crate) fn memory(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status

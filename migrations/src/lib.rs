@@ -18,6 +18,7 @@ mod m20261203_000004_job_statistics;
 mod m20261203_000005_narration;
 mod m20261203_000006_film_options;
 mod m20261203_000007_planning_and_music;
+mod m20261203_000008_events_and_webhooks;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_narration::Migration),
             Box::new(m20261203_000006_film_options::Migration),
             Box::new(m20261203_000007_planning_and_music::Migration),
+            Box::new(m20261203_000008_events_and_webhooks::Migration),
         ]
     }
 }

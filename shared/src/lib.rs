@@ -7,16 +7,20 @@
 //! - [`store`]: the operations that change state, each in one database transaction
 //!   together with the outbox rows that ask for work.
 //! - [`outbox`]: the relay that moves committed work requests into the Redis queue.
+//! - [`outbound`]: the guard on every fetch to a URL the system was given.
+//! - [`announce`]: announces committed events on Redis, for every API replica's SSE streams.
 //! - [`config`]: settings both services read from the environment.
-//! - [`webhooks`]: Replicate's webhook signatures.
+//! - [`webhooks`]: Standard Webhooks signatures and secrets.
 //! - [`telemetry`]: logging and the metrics recorder.
 //! - [`storage`]: where generated media lives, a local directory or an S3 bucket.
 
+pub mod announce;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod envelope;
 pub mod input;
+pub mod outbound;
 pub mod outbox;
 pub mod queue;
 pub mod storage;

@@ -1,6 +1,7 @@
-//! Replicate's webhook signatures (the Standard Webhooks scheme): HMAC-SHA256 over
-//! `<webhook-id>.<webhook-timestamp>.<raw body>` with the base64 key after `whsec_`,
-//! compared in constant time against every `v1,<signature>` the request carries.
+//! Standard Webhooks signatures, for Replicate's webhooks we receive and for the
+//! webhooks we send: HMAC-SHA256 over `<webhook-id>.<webhook-timestamp>.<raw body>`
+//! with the base64 key after `whsec_`, compared in constant time against every
+//! `v1,<signature>` a request carries.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -66,7 +67,33 @@ pub fn verify(
     Err(WebhookError::Mismatch)
 }
 
-/// Signs like Replicate does, for tests and tools.
+/// A new signing secret: `whsec_` and 32 random bytes in base64.
+pub fn new_secret() -> String {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).expect("the operating system's random source works");
+    format!("whsec_{}", STANDARD.encode(key))
+}
+
+/// The `webhook-id` of an event: the same on every attempt and every endpoint.
+pub fn message_id(event: i64) -> String {
+    format!("msg_{event}")
+}
+
+/// The `webhook-signature` header: one `v1,` signature per secret, space-separated.
+pub fn signature_header(
+    secrets: &[&str],
+    id: &str,
+    timestamp: &str,
+    body: &[u8],
+) -> Result<String, WebhookError> {
+    let signatures = secrets
+        .iter()
+        .map(|secret| sign(secret, id, timestamp, body))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(signatures.join(" "))
+}
+
+/// Signs one message with one secret.
 pub fn sign(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> Result<String, WebhookError> {
     let key = STANDARD
         .decode(
@@ -109,6 +136,16 @@ mod tests {
             verify(SECRET, ID, TS, &several, BODY, 1614265330 + 60),
             Ok(())
         );
+    }
+
+    #[test]
+    fn new_secrets_sign_and_verify() {
+        let (a, b) = (new_secret(), new_secret());
+        assert_ne!(a, b);
+        assert_eq!(STANDARD.decode(&a["whsec_".len()..]).unwrap().len(), 32);
+        let header = signature_header(&[&a, &b], ID, TS, BODY).unwrap();
+        assert_eq!(verify(&b, ID, TS, &header, BODY, 1614265330), Ok(()));
+        assert_eq!(verify(&a, ID, TS, &header, BODY, 1614265330), Ok(()));
     }
 
     #[test]

@@ -137,6 +137,9 @@ impl TestApp {
             ("WORKER_NAME", tweaks.name.clone()),
             ("WORK_DIR", work.path.display().to_string()),
             ("DATABASE_MAX_CONNECTIONS", "8".into()),
+            // Webhook retries in tenths of a second, not the specification's hours.
+            ("WEBHOOK_POLL_MS", "50".into()),
+            ("WEBHOOK_RETRY_SCHEDULE", "200ms,400ms,800ms".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

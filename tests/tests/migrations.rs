@@ -35,6 +35,7 @@ async fn up_down_up(url: String) {
     .unwrap();
     let expected = [
         "ai_provider_configs",
+        "events",
         "idempotency_keys",
         "job_outbox",
         "job_stat_marks",
@@ -45,6 +46,9 @@ async fn up_down_up(url: String) {
         "stories",
         "story_state_transitions",
         "user_quotas",
+        "webhook_attempts",
+        "webhook_deliveries",
+        "webhook_endpoints",
     ];
     Migrator::up(&conn, None).await.unwrap();
     assert_eq!(tables(&conn).await, expected);

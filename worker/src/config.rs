@@ -15,6 +15,7 @@ use crate::bridge::BridgeConfig;
 use crate::jobs::RenderSettings;
 use crate::media::Ffmpeg;
 use crate::providers::ProviderKeys;
+use crate::webhooks::WebhookConfig;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -34,6 +35,8 @@ pub struct WorkerConfig {
     pub work_dir: PathBuf,
     /// Keys and base URLs of the remote providers.
     pub providers: ProviderKeys,
+    /// Webhook delivery and its retries.
+    pub webhooks: WebhookConfig,
 }
 
 impl WorkerConfig {
@@ -100,6 +103,7 @@ impl WorkerConfig {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join("ai-video-work")),
             providers: ProviderKeys::from_env(env)?,
+            webhooks: WebhookConfig::from_env(env)?,
         })
     }
 }

@@ -16,11 +16,13 @@ pub mod metrics;
 pub mod outbound;
 pub mod providers;
 mod reconcile;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ai_video_shared::announce::Announcer;
 use ai_video_shared::envelope::QueuedData;
 use ai_video_shared::outbox::Relay;
 use ai_video_shared::{db, storage};
@@ -95,13 +97,29 @@ pub async fn run(
         config.bridge.queue.clone(),
     );
     let reconciler = tokio::spawn(reconcile::run(
-        db,
+        db.clone(),
         (config.bridge.redis.clone(), config.bridge.queue.clone()),
         config.reconcile_interval,
         relay.handle(),
         stop_rx.clone(),
     ));
     let relay = tokio::spawn(relay.run(stop_rx.clone()));
+    let announcer = tokio::spawn(
+        Announcer::new(
+            db.clone(),
+            config.bridge.redis.clone(),
+            &config.bridge.queue,
+        )
+        .run(stop_rx.clone()),
+    );
+    let sender = tokio::spawn(
+        webhooks::Sender::new(
+            db.clone(),
+            config.providers.outbound.clone(),
+            config.webhooks.clone(),
+        )
+        .run(stop_rx.clone()),
+    );
     let mut probes_stop = stop_rx.clone();
     let probes = tokio::spawn(health::serve(
         config.metrics_addr,
@@ -182,6 +200,8 @@ pub async fn run(
     let _ = stop_tx.send(true);
     listener.abort();
     let _ = relay.await;
+    let _ = announcer.await;
+    let _ = sender.await;
     let _ = reconciler.await;
     if let Ok(Err(e)) = probes.await {
         tracing::warn!(error = %e, "probe server stopped with an error");

@@ -5,6 +5,8 @@
 //! entry in the OpenAPI document, and the document cannot list a route that does
 //! not exist.
 
+mod endpoints;
+mod events;
 pub mod health;
 pub mod jobs;
 mod media;
@@ -31,7 +33,7 @@ use crate::error::ApiError;
 use ai_video_shared::domain::ErrorCode;
 
 /// The URL prefix of the seed's API.
-pub const PREFIX: &str = "/api/ai-video";
+pub const PREFIX: &str = ai_video_shared::domain::API_PREFIX;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -60,6 +62,8 @@ pub const PREFIX: &str = "/api/ai-video";
         (name = "jobs", description = "Queued work"),
         (name = "providers", description = "Provider configurations (admins)"),
         (name = "quotas", description = "Budgets and quotas of users"),
+        (name = "webhooks", description = "Webhook endpoints and their deliveries"),
+        (name = "events", description = "Live events over Server-Sent Events"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -91,7 +95,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(jobs::router())
         .merge(providers::router())
         .merge(quotas::router())
-        .merge(webhooks::router());
+        .merge(webhooks::router())
+        .merge(endpoints::router())
+        .merge(events::router());
     let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(PREFIX, resources)
         .merge(health::router())

@@ -28,6 +28,8 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     MediaLinkExpired,
     MediaLinkInvalid,
+    TicketExpired,
+    TicketInvalid,
     // The state of the story and its jobs.
     InvalidTransition,
     InvalidStoryStatus,
@@ -68,6 +70,8 @@ string_enum!(ErrorCode {
     IdempotencyKeyReused => "idempotency_key_reused",
     MediaLinkExpired => "media_link_expired",
     MediaLinkInvalid => "media_link_invalid",
+    TicketExpired => "ticket_expired",
+    TicketInvalid => "ticket_invalid",
     InvalidTransition => "invalid_transition",
     InvalidStoryStatus => "invalid_story_status",
     VersionConflict => "version_conflict",

@@ -3,6 +3,7 @@
 
 mod cost;
 mod error_code;
+mod event;
 mod film;
 mod job;
 mod music;
@@ -15,9 +16,11 @@ pub mod script;
 mod settings;
 mod state_machine;
 mod story;
+pub mod webhook;
 
 pub use cost::{CostEstimate, ProviderRates};
 pub use error_code::ErrorCode;
+pub use event::{API_PREFIX, EventType, envelope, filter_accepts, percent, story_link};
 pub use film::{
     CAPTION_FONT, CaptionOptions, CaptionPosition, CaptionSize, ELEVENLABS_VOICES, FilmOptions,
     LOCAL_VOICES, OPENAI_VOICES, TransitionKind, TransitionOptions, VoiceOptions, ass,

@@ -21,6 +21,7 @@ mod admin;
 mod film;
 mod scene;
 mod story;
+mod webhook;
 
 pub use admin::{ProviderPatchIn, QuotaPatchIn};
 pub use film::{
@@ -32,6 +33,7 @@ pub use scene::{
     ReorderIn, SceneIn, ScenePatchIn,
 };
 pub use story::{StoryIn, StoryPatchIn, Transition, TransitionIn, Work, WorkIn};
+pub use webhook::{EndpointIn, EndpointPatchIn, RotateIn, WebhookEvent};
 
 /// Every field a body got wrong, each with why (a 422 `validation_error`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

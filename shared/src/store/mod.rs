@@ -8,6 +8,7 @@
 mod assembly;
 pub mod deliveries;
 mod enqueue;
+pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod providers;
@@ -20,6 +21,8 @@ pub mod statistics;
 pub mod steps;
 pub mod stories;
 pub mod transitions;
+pub mod webhook_sends;
+pub mod webhooks;
 pub mod worker_writes;
 
 pub use enqueue::{NewJob, WorkOptions, enqueue_flow, enqueue_job};

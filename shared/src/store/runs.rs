@@ -10,12 +10,14 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
 };
+use serde_json::json;
 use uuid::Uuid;
 
-use super::StoreResult;
+use super::{StoreResult, begin_write, events};
 use crate::db::entities::job;
-use crate::domain::JobStatus;
+use crate::domain::{EventType, JobStatus, percent};
 
 /// What [`begin`] found.
 #[derive(Debug)]
@@ -111,17 +113,53 @@ pub async fn still_owned<C: ConnectionTrait>(db: &C, job: &job::Model) -> StoreR
         .is_some())
 }
 
-/// Records how far the run is (0 to 1).
+/// Records how far the run is (0 to 1); a change of whole percent is also an event
+/// (`job.progress`, and `scene.progress` for a scene's job) for the SSE streams.
 pub async fn set_progress(
     db: &DatabaseConnection,
     job: &job::Model,
     progress: f64,
 ) -> StoreResult<()> {
-    job::Entity::update_many()
-        .col_expr(job::Column::Progress, Expr::value(progress.clamp(0.0, 1.0)))
+    let progress = progress.clamp(0.0, 1.0);
+    let txn = begin_write(db).await?;
+    let before: Option<Option<f64>> = job::Entity::find()
+        .select_only()
+        .column(job::Column::Progress)
         .filter(owned_by(job))
-        .exec(db)
+        .into_tuple()
+        .one(&txn)
         .await?;
+    let Some(before) = before else {
+        return Ok(());
+    };
+    job::Entity::update_many()
+        .col_expr(job::Column::Progress, Expr::value(progress))
+        .filter(owned_by(job))
+        .exec(&txn)
+        .await?;
+    let now = percent(progress);
+    if before.map(percent) != Some(now) {
+        let story = Some(job.story_id);
+        events::record(
+            &txn,
+            &job.owner_id,
+            story,
+            EventType::JobProgress,
+            json!({"story_id": job.story_id, "job_id": job.id, "kind": job.kind, "percent": now}),
+        )
+        .await?;
+        if let Some(scene) = job.scene_id {
+            events::record(
+                &txn,
+                &job.owner_id,
+                story,
+                EventType::SceneProgress,
+                json!({"story_id": job.story_id, "scene_id": scene, "job_id": job.id, "percent": now}),
+            )
+            .await?;
+        }
+    }
+    txn.commit().await?;
     Ok(())
 }
 

@@ -11,14 +11,15 @@
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::assembly::{enqueue_assembly, last_assembly};
-use super::{StoreError, StoreResult, Viewer};
+use super::{StoreError, StoreResult, Viewer, events};
 use crate::db::Money;
 use crate::db::entities::{job, outbox, story, transition};
-use crate::domain::ErrorCode;
 use crate::domain::{Actor, JobKind, JobStatus, StoryFacts, StoryStatus, check_transition};
+use crate::domain::{ErrorCode, EventType};
 use crate::store::{NewJob, WorkOptions, enqueue_job};
 
 /// The actor name written to the transition log for worker transitions.
@@ -133,7 +134,44 @@ pub async fn apply_transition<C: ConnectionTrait>(
     transition::Entity::insert(log)
         .exec_without_returning(db)
         .await?;
+    announce_transition(db, current, &updated, by.reason).await?;
     Ok(updated)
+}
+
+/// The events of a status change: `story.status_changed`, and `story.completed` or
+/// `story.failed` when it ends there.
+async fn announce_transition<C: ConnectionTrait>(
+    db: &C,
+    before: &story::Model,
+    after: &story::Model,
+    reason: &str,
+) -> StoreResult<()> {
+    let mut data = json!({
+        "story_id": after.id,
+        "title": after.title,
+        "status": after.status,
+        "previous_status": before.status,
+        "reason": reason,
+    });
+    let owner = &after.owner_id;
+    events::record(
+        db,
+        owner,
+        Some(after.id),
+        EventType::StoryStatusChanged,
+        data.clone(),
+    )
+    .await?;
+    let ending = match after.status {
+        StoryStatus::Completed => EventType::StoryCompleted,
+        StoryStatus::Failed => {
+            data["error"] = json!(after.last_error);
+            EventType::StoryFailed
+        }
+        _ => return Ok(()),
+    };
+    events::record(db, owner, Some(after.id), ending, data).await?;
+    Ok(())
 }
 
 /// What an owner's transition did.

@@ -18,13 +18,13 @@ use uuid::Uuid;
 
 use super::runs::owned_by;
 use super::transitions::{self, StoryChange, TransitionBy, WORKER_ACTOR};
-use super::{StoreError, StoreResult, begin_write};
+use super::{StoreError, StoreResult, begin_write, events};
 use crate::db::Money;
 use crate::db::entities::{job, scene, story};
-use crate::domain::ErrorCode;
 use crate::domain::{
     Actor, JobKind, JobParameters, JobStatus, Provider, RenderQuality, SceneStatus, StoryStatus,
 };
+use crate::domain::{ErrorCode, EventType};
 
 const ACTIVE: [JobStatus; 3] = [JobStatus::Queued, JobStatus::Running, JobStatus::Retrying];
 
@@ -174,6 +174,24 @@ pub async fn finish_scene(
         .filter(scene::Column::Id.eq(scene_id))
         .exec(&txn)
         .await?;
+    let position = scene::Entity::find_by_id(scene_id)
+        .one(&txn)
+        .await?
+        .map(|s| s.position);
+    events::record(
+        &txn,
+        &job.owner_id,
+        Some(job.story_id),
+        EventType::SceneGenerated,
+        json!({
+            "story_id": job.story_id,
+            "scene_id": scene_id,
+            "job_id": job.id,
+            "position": position,
+            "provider": out.provider,
+        }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(Written::Done)
 }
@@ -314,6 +332,20 @@ async fn write_failure(
         return Ok(());
     }
     if last {
+        events::record(
+            &txn,
+            &job.owner_id,
+            Some(job.story_id),
+            EventType::JobFailed,
+            json!({
+                "story_id": job.story_id,
+                "job_id": job.id,
+                "kind": job.kind,
+                "scene_id": job.scene_id,
+                "error": error,
+            }),
+        )
+        .await?;
         // A flow's scene jobs stop with it.
         job::Entity::update_many()
             .col_expr(job::Column::Status, Expr::value(JobStatus::Cancelled))

@@ -39,7 +39,7 @@ use bullmq::worker::CancellationToken;
 use rust_decimal::Decimal;
 
 use crate::media::Ffmpeg;
-use crate::outbound::Outbound;
+use crate::outbound::{GuardedClient, Outbound};
 use http::Gate;
 
 /// What every provider call carries besides its request: the fleet-wide limits,

@@ -1,5 +1,6 @@
 //! One module per table.
 
+pub mod event;
 pub mod idempotency_key;
 pub mod job;
 pub mod outbox;
@@ -9,3 +10,6 @@ pub mod step;
 pub mod story;
 pub mod transition;
 pub mod user_quota;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
