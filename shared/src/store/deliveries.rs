@@ -86,6 +86,7 @@ pub async fn adopt(
         .ok_or_else(|| {
             StoreError::invalid("data.story_id", format!("no story {}", data.story_id))
         })?;
+    super::events::lock_owner(&txn, &story.owner_id).await?;
     let owner = Viewer {
         user_id: story.owner_id.clone(),
         is_admin: false,

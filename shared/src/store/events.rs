@@ -6,14 +6,15 @@
 //! id order; a stream resuming from an id must not skip an event that commits later
 //! with a smaller id. On Postgres every transaction that records an event for an
 //! owner holds that owner's advisory lock until it ends, so one owner's events
-//! commit in id order (SQLite commits one writer at a time anyway).
+//! commit in id order (SQLite commits one writer at a time anyway). The lock is
+//! taken when the transaction begins ([`super::begin_for`]), before any row lock.
 
 use std::sync::LazyLock;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    NotSet, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, NotSet, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -55,14 +56,10 @@ impl Scope {
     }
 }
 
-/// Records an event inside the caller's transaction and returns its id.
-pub async fn record<C: ConnectionTrait>(
-    db: &C,
-    owner: &str,
-    story: Option<Uuid>,
-    event_type: EventType,
-    data: Value,
-) -> StoreResult<i64> {
+/// Takes `owner`'s event lock until the transaction ends (Postgres; a no-op on
+/// SQLite). Transactions that may record events take it first, before any row lock
+/// ([`super::begin_for`]), so that waiting for it never closes a cycle of waits.
+pub async fn lock_owner<C: ConnectionTrait>(db: &C, owner: &str) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -71,6 +68,19 @@ pub async fn record<C: ConnectionTrait>(
         ))
         .await?;
     }
+    Ok(())
+}
+
+/// Records an event inside the caller's transaction and returns its id.
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    story: Option<Uuid>,
+    event_type: EventType,
+    data: Value,
+) -> StoreResult<i64> {
+    // Already held when the transaction began with `begin_for`; taking it again is free.
+    lock_owner(db, owner).await?;
     let row = event::ActiveModel {
         id: NotSet,
         owner_id: Set(owner.to_owned()),

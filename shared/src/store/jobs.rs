@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::assembly;
 use super::transitions::{self, ACTIVE, TransitionBy, cancel_where};
-use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write};
+use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_for};
 use crate::db::entities::{job, story};
 use crate::domain::ErrorCode;
 use crate::domain::{Actor, JobKind, JobStatus, Priority, RetryPolicy, StoryStatus};
@@ -70,7 +70,7 @@ pub struct Cancelled {
 /// its assembly can never run once one of its scene jobs is gone. Cancelling the
 /// planning job returns the story to draft.
 pub async fn cancel(db: &DatabaseConnection, viewer: &Viewer, id: Uuid) -> StoreResult<Cancelled> {
-    let txn = begin_write(db).await?;
+    let txn = begin_for(db, &viewer.user_id).await?;
     let target = get(&txn, viewer, id).await?;
     if !target.status.is_active() {
         return Err(StoreError::conflict(
@@ -121,7 +121,7 @@ pub async fn retry(
     retry: RetryPolicy,
     quotas: Option<crate::domain::QuotaLimits>,
 ) -> StoreResult<job::Model> {
-    let txn = begin_write(db).await?;
+    let txn = begin_for(db, &viewer.user_id).await?;
     let asked = get(&txn, viewer, id).await?;
     // The story is locked first, so two retries of the same job queue one run.
     let mut story = transitions::get_for_update(&txn, viewer, asked.story_id).await?;

@@ -170,6 +170,14 @@ where
     Ok(Page { items, count })
 }
 
+/// Starts a write transaction that may record events about `owner`'s stories: the
+/// owner's event lock ([`events::lock_owner`]) is its first lock.
+pub async fn begin_for(db: &DatabaseConnection, owner: &str) -> Result<DatabaseTransaction, DbErr> {
+    let txn = begin_write(db).await?;
+    events::lock_owner(&txn, owner).await?;
+    Ok(txn)
+}
+
 /// Starts a write transaction. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of one of
 /// them failing when it upgrades from reading.

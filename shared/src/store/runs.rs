@@ -15,7 +15,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{StoreResult, begin_write, events};
+use super::{StoreResult, begin_for, events};
 use crate::db::entities::job;
 use crate::domain::{EventType, JobStatus, percent};
 
@@ -121,7 +121,7 @@ pub async fn set_progress(
     progress: f64,
 ) -> StoreResult<()> {
     let progress = progress.clamp(0.0, 1.0);
-    let txn = begin_write(db).await?;
+    let txn = begin_for(db, &job.owner_id).await?;
     let before: Option<Option<f64>> = job::Entity::find()
         .select_only()
         .column(job::Column::Progress)

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 pub use super::transitions::TransitionOutcome;
 use super::transitions::{TransitionBy, get_for_update, transition_in};
-use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_write};
+use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_for, begin_write};
 use crate::db::Money;
 use crate::db::entities::{story, transition};
 use crate::domain::{
@@ -239,7 +239,7 @@ pub async fn transition(
     reason: Option<String>,
     work: WorkOptions,
 ) -> StoreResult<TransitionOutcome> {
-    let txn = begin_write(db).await?;
+    let txn = begin_for(db, &viewer.user_id).await?;
     let current = get_for_update(&txn, viewer, id).await?;
     let reason = reason.unwrap_or_else(|| format!("requested by {}", viewer.user_id));
     let by = TransitionBy {

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::runs::owned_by;
 use super::transitions::{self, StoryChange, TransitionBy, WORKER_ACTOR};
-use super::{StoreError, StoreResult, begin_write, events};
+use super::{StoreError, StoreResult, begin_for, events};
 use crate::db::Money;
 use crate::db::entities::{job, scene, story};
 use crate::domain::{
@@ -101,7 +101,7 @@ pub async fn finish_plan(
     estimate: crate::domain::CostEstimate,
     result: Value,
 ) -> StoreResult<Written> {
-    let txn = begin_write(db).await?;
+    let txn = begin_for(db, &job.owner_id).await?;
     if !mark_succeeded(&txn, job, &result, None, None).await? {
         return Ok(Written::Cancelled);
     }
@@ -153,7 +153,7 @@ pub async fn finish_scene(
     result: Value,
 ) -> StoreResult<Written> {
     let scene_id = job.scene_id.ok_or(StoreError::NotFound("scene"))?;
-    let txn = begin_write(db).await?;
+    let txn = begin_for(db, &job.owner_id).await?;
     let cost = Money::new(out.cost);
     if !mark_succeeded(&txn, job, &result, Some(out.provider), None).await? {
         return Ok(Written::Cancelled);
@@ -215,7 +215,7 @@ pub async fn finish_assembly(
     key: &str,
     result: Value,
 ) -> StoreResult<Written> {
-    let txn = begin_write(db).await?;
+    let txn = begin_for(db, &job.owner_id).await?;
     if !mark_succeeded(&txn, job, &result, None, None).await? {
         return Ok(Written::Cancelled);
     }
@@ -302,7 +302,7 @@ async fn write_failure(
     last: bool,
     rows: Condition,
 ) -> StoreResult<()> {
-    let txn = begin_write(db).await?;
+    let txn = begin_for(db, &job.owner_id).await?;
     let now = Utc::now();
     let status = if last {
         JobStatus::Failed
