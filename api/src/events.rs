@@ -7,7 +7,8 @@
 //! after the last id it sent, so a lost or late notice delays an event but never
 //! drops or repeats one.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ai_video_shared::announce::{Notice, channel};
@@ -21,35 +22,73 @@ use tokio::sync::broadcast;
 
 use ai_video_shared::store::Viewer;
 
-/// Notices buffered per stream; a stream that falls further behind rereads the log.
-const CAPACITY: usize = 1024;
+/// Notices buffered per owner; a stream that falls further behind rereads the log.
+const CAPACITY: usize = 64;
 
 /// What streams hear: a notice, or `None` for "reread, something may have been
 /// missed" (after Redis comes back).
 pub type Heard = Option<Arc<Notice>>;
 
-/// The in-process fan-out.
-#[derive(Clone)]
+/// The in-process fan-out: one channel per owner with open streams, so a notice
+/// wakes only the streams of its owner, however many others are open.
+#[derive(Clone, Default)]
 pub struct Hub {
-    tx: broadcast::Sender<Heard>,
+    owners: Arc<Mutex<HashMap<String, broadcast::Sender<Heard>>>>,
 }
 
-impl Default for Hub {
-    fn default() -> Self {
-        Self {
-            tx: broadcast::channel(CAPACITY).0,
+/// A stream's place in the hub; leaving it drops the owner's channel when it was
+/// the last one listening.
+pub struct Subscription {
+    hub: Hub,
+    owner: String,
+    pub heard: broadcast::Receiver<Heard>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut owners = self.hub.owners.lock().expect("hub lock");
+        if owners
+            .get(&self.owner)
+            .is_some_and(|tx| tx.receiver_count() <= 1)
+        {
+            owners.remove(&self.owner);
         }
     }
 }
 
 impl Hub {
-    pub fn subscribe(&self) -> broadcast::Receiver<Heard> {
-        self.tx.subscribe()
+    /// Listens for the notices of `owner`'s events.
+    pub fn subscribe(&self, owner: &str) -> Subscription {
+        let mut owners = self.owners.lock().expect("hub lock");
+        let heard = owners
+            .entry(owner.to_owned())
+            .or_insert_with(|| broadcast::channel(CAPACITY).0)
+            .subscribe();
+        Subscription {
+            hub: self.clone(),
+            owner: owner.to_owned(),
+            heard,
+        }
     }
 
     /// Open streams on this replica.
     pub fn streams(&self) -> usize {
-        self.tx.receiver_count()
+        let owners = self.owners.lock().expect("hub lock");
+        owners.values().map(|tx| tx.receiver_count()).sum()
+    }
+
+    fn tell(&self, notice: Notice) {
+        let owners = self.owners.lock().expect("hub lock");
+        if let Some(tx) = owners.get(&notice.owner) {
+            let _ = tx.send(Some(Arc::new(notice)));
+        }
+    }
+
+    fn tell_everyone(&self) {
+        let owners = self.owners.lock().expect("hub lock");
+        for tx in owners.values() {
+            let _ = tx.send(None);
+        }
     }
 
     /// Listens on Redis until the process ends, reconnecting after outages.
@@ -74,14 +113,12 @@ impl Hub {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(channel).await?;
         // Whatever was announced while nobody listened is in the log.
-        let _ = self.tx.send(None);
+        self.tell_everyone();
         let mut messages = pubsub.on_message();
         while let Some(msg) = messages.next().await {
             let payload: String = msg.get_payload()?;
             match serde_json::from_str::<Notice>(&payload) {
-                Ok(notice) => {
-                    let _ = self.tx.send(Some(Arc::new(notice)));
-                }
+                Ok(notice) => self.tell(notice),
                 Err(e) => tracing::debug!(error = %e, "ignoring a malformed event notice"),
             }
         }

@@ -31,7 +31,7 @@ use super::problems;
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
-use crate::events::{Heard, TicketError};
+use crate::events::{Subscription, TicketError};
 use crate::extract::{ApiPath, ApiQuery};
 
 /// Events read from the log per query.
@@ -170,9 +170,9 @@ pub async fn story_events(
     ApiQuery(q): ApiQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    stories::get(&state.db, &viewer, id).await?;
+    let story = stories::get(&state.db, &viewer, id).await?;
     let last = last_event_id(&headers).or(q.last_event_id);
-    open(state, Scope::Story(id), last).await
+    open(state, story.owner_id, Scope::Story(id), last).await
 }
 
 /// Follow every story of the viewer.
@@ -189,7 +189,8 @@ pub async fn user_events(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let last = last_event_id(&headers).or(q.last_event_id);
-    open(state, Scope::Owner(viewer.user_id), last).await
+    let owner = viewer.user_id.clone();
+    open(state, owner, Scope::Owner(viewer.user_id), last).await
 }
 
 /// The `Last-Event-ID` header, when it is an id.
@@ -202,17 +203,19 @@ fn last_event_id(headers: &HeaderMap) -> Option<i64> {
 
 async fn open(
     state: AppState,
+    owner: String,
     scope: Scope,
     last: Option<i64>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     // Subscribed before the starting point is read, so nothing falls in between.
-    let heard = state.hub.subscribe();
+    let heard = state.hub.subscribe(&owner);
     let last = match last {
         Some(id) => id.max(0),
         None => events::newest(&state.db, &scope).await?,
     };
     let follow = Follow {
-        state: state.clone(),
+        db: state.db.clone(),
+        config: state.config.clone(),
         scope,
         last,
         heard,
@@ -231,10 +234,11 @@ async fn open(
 
 /// One open stream.
 struct Follow {
-    state: AppState,
+    db: sea_orm::DatabaseConnection,
+    config: std::sync::Arc<crate::config::ApiConfig>,
     scope: Scope,
     last: i64,
-    heard: tokio::sync::broadcast::Receiver<Heard>,
+    heard: Subscription,
     queue: VecDeque<event::Model>,
 }
 
@@ -246,7 +250,9 @@ impl Follow {
                 self.last = e.id;
                 return Some(self.render(&e));
             }
-            match events::after(&self.state.db, &self.scope, self.last, PAGE).await {
+            // Boxed: an idle stream then keeps only the small state of its wait, not
+            // room for a query it is not running.
+            match Box::pin(events::after(&self.db, &self.scope, self.last, PAGE)).await {
                 Ok(found) if !found.is_empty() => {
                     self.queue.extend(found);
                     continue;
@@ -265,7 +271,7 @@ impl Follow {
     /// Waits for a notice about this scope (or a hint that one may have been missed).
     async fn wait(&mut self) -> Option<()> {
         loop {
-            match self.heard.recv().await {
+            match self.heard.heard.recv().await {
                 Ok(Some(n)) if n.id > self.last && self.scope.covers(&n.owner, n.story) => {
                     return Some(());
                 }
@@ -281,7 +287,7 @@ impl Follow {
             &e.event_type,
             e.created_at,
             &e.data,
-            self.state.config.public_url.as_deref(),
+            self.config.public_url.as_deref(),
         );
         Event::default()
             .id(e.id.to_string())
