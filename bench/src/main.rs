@@ -75,6 +75,9 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let what = args.first().cloned().unwrap_or_else(|| "all".into());
+    if what == "sse-peer" {
+        return sse::peer_process(&args[1..]).await;
+    }
     if what == "slow-worker" {
         return slow::worker_process(&args[1..]).await;
     }

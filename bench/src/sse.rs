@@ -93,7 +93,98 @@ async fn watch_seqs(mut stream: TcpStream, tx: mpsc::UnboundedSender<(u64, Insta
     }
 }
 
+/// `ai-video-bench sse-peer PORT`: the baseline, axum's own SSE with a heartbeat and
+/// no events, in a process of its own.
+pub async fn peer_process(args: &[String]) -> anyhow::Result<()> {
+    let port: u16 = args.first().and_then(|a| a.parse().ok()).context("port")?;
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::get(|| async {
+            axum::response::sse::Sse::new(futures::stream::pending::<
+                Result<axum::response::sse::Event, std::convert::Infallible>,
+            >())
+            .keep_alive(
+                axum::response::sse::KeepAlive::new()
+                    .interval(Duration::from_secs(15))
+                    .text("heartbeat"),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// Starts a server process and waits until it accepts connections.
+async fn start(
+    mut cmd: tokio::process::Command,
+    addr: &str,
+) -> anyhow::Result<tokio::process::Child> {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start a server")?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(addr).await.is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(child)
+}
+
+/// Opens `STREAMS` streams of `path`, the `i`th with `tokens[i % n]`; answers them and
+/// how long opening took.
+async fn open_all(
+    addr: &str,
+    path: &str,
+    tokens: &[String],
+) -> anyhow::Result<(Vec<TcpStream>, Duration)> {
+    let started = Instant::now();
+    let streams = futures::stream::iter(0..STREAMS)
+        .map(|i| {
+            let (addr, token) = (addr.to_string(), tokens[i % tokens.len()].clone());
+            let path = path.to_string();
+            async move { open(&addr, &path, &token).await }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok((streams, took))
+}
+
+fn free_addr() -> anyhow::Result<String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    Ok(format!("127.0.0.1:{port}"))
+}
+
+/// RSS (MiB) and RSS per stream (KiB) of the baseline: axum's SSE and nothing else.
+async fn baseline() -> anyhow::Result<(f64, f64)> {
+    let addr = free_addr()?;
+    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    cmd.arg("sse-peer")
+        .arg(addr.rsplit(':').next().unwrap_or_default());
+    let mut peer = start(cmd, &addr).await?;
+    let pid = peer.id().context("pid")?;
+    let (before, _) = memory(pid);
+    let (streams, _) = open_all(&addr, "/events", &["-".to_string()]).await?;
+    let (after, _) = memory(pid);
+    let per = (after - before) * 1024.0 / streams.len() as f64;
+    drop(streams);
+    let _ = peer.kill().await;
+    Ok((after, per))
+}
+
 pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
+    let (peer_rss, peer_per) = baseline().await?;
     bench.flush().await?;
     let url = fresh_database(bench).await?;
     let db = Database::connect(url.as_str()).await?;
@@ -103,13 +194,10 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
         name: "ai-video".into(),
         prefix: format!("s{}", uuid::Uuid::new_v4().simple()),
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr()?;
     let dir = std::env::temp_dir().join(format!("ai-video-sse-{}", uuid::Uuid::new_v4().simple()));
-    let mut api = tokio::process::Command::new(api_binary()?)
-        .env_clear()
+    let mut cmd = tokio::process::Command::new(api_binary()?);
+    cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "error")
         .env("DATABASE_URL", &url)
@@ -122,37 +210,16 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
         .env("STORAGE_DIR", dir.join("media"))
         .env("RATE_LIMIT_USER_PER_MINUTE", "0")
         .env("RATE_LIMIT_CLIENT_PER_MINUTE", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("start ai-video-api")?;
+        .envs(std::env::vars().filter(|(k, _)| k.starts_with("MALLOC_")));
+    let mut api = start(cmd, &addr).await?;
     let pid = api.id().context("pid")?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(&addr).await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "ai-video-api did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let (idle_rss, _) = memory(pid);
 
     let tokens: Vec<String> = owners
         .iter()
         .map(|o| ai_video_api::auth::mint(SECRET, o, false, 3600, &Default::default()))
         .collect::<Result<_, _>>()?;
-    let started = Instant::now();
-    let streams: Vec<TcpStream> = futures::stream::iter(0..STREAMS)
-        .map(|i| {
-            let (addr, token) = (addr.clone(), tokens[i % tokens.len()].clone());
-            async move { open(&addr, "/api/ai-video/events/", &token).await }
-        })
-        .buffer_unordered(64)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
-    let opening = started.elapsed();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (streams, opening) = open_all(&addr, "/api/ai-video/events/", &tokens).await?;
     let (held_rss, _) = memory(pid);
     report.add(Row {
         benchmark: format!("SSE: {} idle streams in one API process", streams.len()),
@@ -166,8 +233,15 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
             num(idle_rss),
             num((held_rss - idle_rss) * 1024.0 / streams.len() as f64)
         ),
-        peer: "—".into(),
-        ratio: "—".into(),
+        peer: format!(
+            "axum's SSE alone: {} MiB, {} KiB a stream",
+            num(peer_rss),
+            num(peer_per)
+        ),
+        ratio: format!(
+            "{}× a stream",
+            num((held_rss - idle_rss) * 1024.0 / streams.len() as f64 / peer_per)
+        ),
         target: "< 200 MB".into(),
     });
 

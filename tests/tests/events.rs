@@ -346,3 +346,55 @@ async fn another_users_story_stream_is_not_found_and_heartbeats_keep_streams_ope
     assert!(!text.contains("data:"), "{text:?}");
     app.allow_unfinished();
 }
+
+#[tokio::test]
+async fn a_failure_is_streamed_with_its_error() {
+    let app = TestApp::spawn().await;
+    let _worker = app.start_worker(WorkerTweaks::default()).await;
+    let alice = app.tokens.user("alice");
+    let (story, scenes) = app
+        .planned_by_worker(&alice, &["Calm sea", "A storm breaks"])
+        .await;
+    let (mut client, _) = SseClient::open(
+        &app.url(&format!("stories/{story}/events/")),
+        Follow {
+            token: Some(alice.clone()),
+            until: vec!["story.failed".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    // The local provider refuses the second prompt, as a moderation refusal would;
+    // the scene's job fails for good at once.
+    app.fail_step(&alice, &story, "generate_preview", "storm")
+        .await;
+    let events = client.events(Duration::from_secs(60)).await;
+    let failed_jobs: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "job.failed")
+        .collect();
+    assert!(
+        failed_jobs
+            .iter()
+            .any(|e| e["data"]["data"]["scene_id"] == scenes[1].as_str()
+                && e["data"]["data"]["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("storm")),
+        "{failed_jobs:?}"
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "story.failed");
+    assert_eq!(last["data"]["data"]["status"], "failed");
+    assert_eq!(last["data"]["data"]["previous_status"], "previewing");
+    assert!(
+        last["data"]["data"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("storm")
+    );
+    // The status change precedes the failure it ends in.
+    let n = events.len();
+    assert_eq!(events[n - 2]["event"], "story.status_changed");
+    assert_eq!(events[n - 2]["data"]["data"]["status"], "failed");
+}

@@ -33,6 +33,7 @@ pub const CONCURRENCY: &str = "ai_video_worker_concurrency";
 pub const PROVIDER_SPEND: &str = "ai_video_provider_spend_dollars_total";
 pub const REDIS_EVICTING: &str = "ai_video_redis_evicting";
 pub const JOBS_STUCK: &str = "ai_video_jobs_stuck";
+pub const WEBHOOK_ATTEMPTS: &str = "ai_video_webhook_attempts_total";
 
 /// Unfinished jobs that nothing touched for `STUCK_AFTER`, fleet-wide (from the
 /// database, when scraped).
@@ -165,6 +166,11 @@ pub fn init(concurrency: usize) {
         CONCURRENCY,
         Unit::Count,
         "Jobs this process may run at once (WORKER_CONCURRENCY)."
+    );
+    describe_counter!(
+        WEBHOOK_ATTEMPTS,
+        Unit::Count,
+        "Webhook delivery attempts, by outcome (delivered, retry, failed, gone)."
     );
     gauge!(CONCURRENCY).set(concurrency as f64);
     gauge!(JOBS_IN_FLIGHT).set(0.0);

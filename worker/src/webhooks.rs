@@ -135,7 +135,7 @@ impl Sender {
             Verdict::GiveUp => "failed",
             Verdict::Gone => "gone",
         };
-        metrics::counter!("ai_video_webhook_attempts_total", "outcome" => outcome).increment(1);
+        metrics::counter!(crate::metrics::WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
         tracing::info!(
             delivery = %due.delivery.id, endpoint = %due.endpoint.id, event = due.event.id,
             attempt = number, status = ?status_code, outcome, "webhook attempt"
