@@ -123,6 +123,25 @@ async fn a_client_follows_a_story_from_planning_to_completed() {
         last["data"]["data"]["links"]["story"],
         format!("/api/ai-video/stories/{id}/")
     );
+    // The media links are stable and need the owner's token: they redirect to a
+    // fresh signed URL of the video.
+    let film = last["data"]["data"]["links"]["final"].as_str().unwrap();
+    assert_eq!(film, format!("/api/ai-video/stories/{id}/media/final/"));
+    let got = app
+        .client
+        .get(app.url(film))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert!(got.bytes().await.unwrap().len() > 1000, "a video");
+    let bob = app.tokens.user("bob");
+    app.get(film, &bob).await.assert_problem(404, "not_found");
+    assert!(
+        moves_in(&events).len() > 1 && events[0]["data"]["data"]["links"].get("final").is_none(),
+        "no final link before there is a film"
+    );
     // Ids only grow; the event name is the envelope's type.
     let ids = ids(&events);
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
@@ -397,4 +416,59 @@ async fn a_failure_is_streamed_with_its_error() {
     let n = events.len();
     assert_eq!(events[n - 2]["event"], "story.status_changed");
     assert_eq!(events[n - 2]["data"]["data"]["status"], "failed");
+}
+
+#[tokio::test]
+async fn old_events_are_pruned_unless_a_delivery_waits_for_them() {
+    use ai_video_shared::domain::EventType;
+    use ai_video_shared::store::{begin_write, events};
+    use sea_orm::ConnectionTrait;
+
+    // No worker runs: the endpoint's delivery stays pending.
+    let app = TestApp::spawn_with(ai_video_tests::Options {
+        outbound_allow_hosts: Some("127.0.0.1:9".into()),
+        ..Default::default()
+    })
+    .await;
+    let alice = app.tokens.user("alice");
+    let story = app.create_story(&alice, "Old news", 2).await;
+    let id: uuid::Uuid = story["id"].as_str().unwrap().parse().unwrap();
+    let txn = begin_write(&app.db).await.unwrap();
+    for percent in [10, 20] {
+        events::record(
+            &txn,
+            "alice",
+            Some(id),
+            EventType::JobProgress,
+            json!({"story_id": id, "percent": percent}),
+        )
+        .await
+        .unwrap();
+    }
+    txn.commit().await.unwrap();
+    // An endpoint waits for one more event, which must outlive the retention.
+    app.post(
+        "webhooks/",
+        &alice,
+        json!({"url": "http://127.0.0.1:9/x", "events": ["story.status_changed"]}),
+    )
+    .await
+    .assert_status(201);
+    app.start_planning(&alice, story["id"].as_str().unwrap())
+        .await
+        .assert_status(200);
+    app.db
+        .execute_unprepared("UPDATE events SET created_at = created_at - INTERVAL '40 days'")
+        .await
+        .unwrap();
+    let gone = events::prune(&app.db, Duration::from_secs(30 * 86_400))
+        .await
+        .unwrap();
+    assert_eq!(gone, 2, "the two progress events");
+    let left = events::after(&app.db, &events::Scope::Story(id), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event_type, "story.status_changed");
+    app.allow_unfinished();
 }

@@ -37,6 +37,9 @@ pub struct WorkerConfig {
     pub providers: ProviderKeys,
     /// Webhook delivery and its retries.
     pub webhooks: WebhookConfig,
+    /// How long events are kept (`EVENTS_RETENTION_DAYS`); one still to be delivered
+    /// is kept until it is.
+    pub events_retention: Duration,
 }
 
 impl WorkerConfig {
@@ -104,6 +107,9 @@ impl WorkerConfig {
                 .unwrap_or_else(|| std::env::temp_dir().join("ai-video-work")),
             providers: ProviderKeys::from_env(env)?,
             webhooks: WebhookConfig::from_env(env)?,
+            events_retention: Duration::from_secs(
+                parse_or(env, "EVENTS_RETENTION_DAYS", 30u64)?.clamp(1, 3650) * 86_400,
+            ),
         })
     }
 }

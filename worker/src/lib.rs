@@ -100,6 +100,7 @@ pub async fn run(
         db.clone(),
         (config.bridge.redis.clone(), config.bridge.queue.clone()),
         config.reconcile_interval,
+        config.events_retention,
         relay.handle(),
         stop_rx.clone(),
     ));

@@ -8,7 +8,8 @@
 //! jobs only — and one Redis failed for good (it stalled out, or its failure could
 //! not be written) is failed on its row with Redis's reason, so no story stays stuck. Every worker runs it; two doing the same
 //! round write the same outbox rows, which the relay pushes once. Each round also
-//! purges expired idempotency keys and settles finished jobs into the statistics.
+//! purges expired idempotency keys, prunes events older than their retention and
+//! settles finished jobs into the statistics.
 
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ pub async fn run(
     db: DatabaseConnection,
     (redis, queue): (RedisConfig, QueueConfig),
     interval: Duration,
+    events_retention: Duration,
     relay: RelayHandle,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -40,6 +42,9 @@ pub async fn run(
         }
         if let Err(e) = ai_video_shared::store::idempotency::purge_expired(&db).await {
             tracing::debug!(error = %e, "could not purge expired idempotency keys");
+        }
+        if let Err(e) = ai_video_shared::store::events::prune(&db, events_retention).await {
+            tracing::debug!(error = %e, "could not prune old events");
         }
         if let Err(e) = ai_video_shared::store::rollup::settle(&db).await {
             tracing::debug!(error = %e, "could not settle finished jobs into the statistics");

@@ -16,6 +16,7 @@ pub mod providers;
 pub mod quotas;
 pub mod scenes;
 pub mod stories;
+mod story_media;
 mod webhooks;
 
 use axum::Router;
@@ -97,6 +98,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(quotas::router())
         .merge(webhooks::router())
         .merge(endpoints::router())
+        .merge(story_media::router())
         .merge(events::router());
     let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(PREFIX, resources)

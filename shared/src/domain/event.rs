@@ -59,7 +59,8 @@ pub fn story_link(public_url: Option<&str>, story: Uuid) -> String {
     format!("{base}{API_PREFIX}/stories/{story}/")
 }
 
-/// The envelope: `{"type", "timestamp", "data"}`, `data` gaining the story's link.
+/// The envelope: `{"type", "timestamp", "data"}`, `data` gaining the story's links:
+/// `story`, and `preview` and `final` (which redirect to the media) once they exist.
 pub fn envelope(
     event_type: &str,
     at: DateTime<Utc>,
@@ -73,10 +74,14 @@ pub fn envelope(
         .and_then(|s| s.parse::<Uuid>().ok())
         && let Some(object) = data.as_object_mut()
     {
-        object.insert(
-            "links".into(),
-            json!({ "story": story_link(public_url, story) }),
-        );
+        let base = story_link(public_url, story);
+        let mut links = json!({ "story": base });
+        for which in ["preview", "final"] {
+            if object.get(&format!("{which}_ready")) == Some(&Value::Bool(true)) {
+                links[which] = json!(format!("{base}media/{which}/"));
+            }
+        }
+        object.insert("links".into(), links);
     }
     json!({
         "type": event_type,
@@ -115,7 +120,7 @@ mod tests {
         let v = envelope(
             "story.completed",
             at,
-            &json!({"story_id": story, "status": "completed"}),
+            &json!({"story_id": story, "status": "completed", "preview_ready": true, "final_ready": true}),
             Some("https://video.example/"),
         );
         assert_eq!(v["type"], "story.completed");
@@ -125,6 +130,17 @@ mod tests {
             v["data"]["links"]["story"],
             format!("https://video.example/api/ai-video/stories/{story}/")
         );
+        assert_eq!(
+            v["data"]["links"]["final"],
+            format!("https://video.example/api/ai-video/stories/{story}/media/final/")
+        );
+        let draft = envelope(
+            "story.status_changed",
+            at,
+            &json!({"story_id": story}),
+            None,
+        );
+        assert!(draft["data"]["links"].get("final").is_none());
         assert_eq!(percent(0.426), 42);
         assert_eq!(percent(3.0), 100);
     }

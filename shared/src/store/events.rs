@@ -12,6 +12,7 @@
 use std::sync::LazyLock;
 
 use chrono::Utc;
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, NotSet, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
@@ -20,8 +21,9 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::{StoreResult, webhooks};
-use crate::db::entities::event;
+use super::StoreResult;
+use super::webhooks::{self, PENDING};
+use crate::db::entities::{event, webhook_delivery};
 use crate::domain::EventType;
 
 /// Woken whenever this process records an event, so that its announcer looks for
@@ -127,4 +129,31 @@ pub async fn newest(db: &DatabaseConnection, scope: &Scope) -> StoreResult<i64> 
         .one(db)
         .await?;
     Ok(id.unwrap_or(0))
+}
+
+/// Events removed per call of [`prune`].
+const PRUNE_BATCH: u64 = 5_000;
+
+/// Removes up to a batch of events older than `retention`, keeping those a delivery
+/// still waits to send; their delivery logs go with them. Answers how many went.
+pub async fn prune(db: &DatabaseConnection, retention: std::time::Duration) -> StoreResult<u64> {
+    let cutoff =
+        Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(30));
+    let waiting = Query::select()
+        .column(webhook_delivery::Column::EventId)
+        .from(webhook_delivery::Entity)
+        .and_where(webhook_delivery::Column::Status.eq(PENDING))
+        .to_owned();
+    let old = Query::select()
+        .column(event::Column::Id)
+        .from(event::Entity)
+        .and_where(event::Column::CreatedAt.lt(cutoff))
+        .and_where(event::Column::Id.not_in_subquery(waiting))
+        .limit(PRUNE_BATCH)
+        .to_owned();
+    let gone = event::Entity::delete_many()
+        .filter(event::Column::Id.in_subquery(old))
+        .exec(db)
+        .await?;
+    Ok(gone.rows_affected)
 }

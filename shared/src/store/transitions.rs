@@ -152,6 +152,8 @@ async fn announce_transition<C: ConnectionTrait>(
         "status": after.status,
         "previous_status": before.status,
         "reason": reason,
+        "preview_ready": after.preview_key.is_some(),
+        "final_ready": after.final_key.is_some(),
     });
     let owner = &after.owner_id;
     events::record(
