@@ -30,7 +30,7 @@ const BATCH: u64 = 256;
 const SWEEP: Duration = Duration::from_millis(500);
 /// After a local event is recorded, its transaction may still be committing: the
 /// announcer looks again after these pauses before it waits for the next sweep.
-const SETTLE: [u64; 8] = [0, 2, 5, 10, 20, 50, 100, 200];
+const SETTLE: [u64; 6] = [1, 3, 10, 30, 100, 300];
 
 /// The channel notices go out on.
 pub fn channel(queue: &QueueConfig) -> String {
@@ -126,6 +126,18 @@ impl Announcer {
                 c
             }
         };
+        // One cheap read when there is nothing to announce, which is most of the time.
+        let waiting: Option<i64> = event::Entity::find()
+            .select_only()
+            .column(event::Column::Id)
+            .filter(event::Column::PublishedAt.is_null())
+            .limit(1)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        if waiting.is_none() {
+            return Ok(0);
+        }
         if self.db.get_database_backend() == DbBackend::Postgres {
             let txn = self.db.begin().await?;
             let n = announce(&txn, c, &self.channel).await;

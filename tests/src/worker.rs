@@ -136,9 +136,9 @@ impl TestApp {
             ("WORKER_SHUTDOWN_GRACE_SECS", tweaks.grace_secs.to_string()),
             ("WORKER_NAME", tweaks.name.clone()),
             ("WORK_DIR", work.path.display().to_string()),
-            ("DATABASE_MAX_CONNECTIONS", "8".into()),
+            ("DATABASE_MAX_CONNECTIONS", "16".into()),
             // Webhook retries in tenths of a second, not the specification's hours.
-            ("WEBHOOK_POLL_MS", "50".into()),
+            ("WEBHOOK_POLL_MS", "200".into()),
             ("WEBHOOK_RETRY_SCHEDULE", "200ms,400ms,800ms".into()),
         ]
         .into_iter()

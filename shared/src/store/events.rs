@@ -73,6 +73,24 @@ pub async fn lock_owner<C: ConnectionTrait>(db: &C, owner: &str) -> Result<(), D
     Ok(())
 }
 
+/// Takes `owner`'s event lock if nobody holds it, without waiting; answers whether it
+/// is held now (always on SQLite).
+pub async fn try_lock_owner<C: ConnectionTrait>(db: &C, owner: &str) -> Result<bool, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock(7, hashtext($1)) AS held",
+            [owner.into()],
+        ))
+        .await?;
+    Ok(row
+        .and_then(|r| r.try_get::<bool>("", "held").ok())
+        .unwrap_or(false))
+}
+
 /// Records an event inside the caller's transaction and returns its id.
 pub async fn record<C: ConnectionTrait>(
     db: &C,

@@ -15,7 +15,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{StoreResult, begin_for, events};
+use super::{StoreResult, begin_write, events};
 use crate::db::entities::job;
 use crate::domain::{EventType, JobStatus, percent};
 
@@ -115,13 +115,16 @@ pub async fn still_owned<C: ConnectionTrait>(db: &C, job: &job::Model) -> StoreR
 
 /// Records how far the run is (0 to 1); a change of whole percent is also an event
 /// (`job.progress`, and `scene.progress` for a scene's job) for the SSE streams.
+/// Progress never waits for the owner's event lock: when another of the owner's
+/// changes holds it, this tick's event is skipped; the column is written all the
+/// same, and the next change of percent is announced.
 pub async fn set_progress(
     db: &DatabaseConnection,
     job: &job::Model,
     progress: f64,
 ) -> StoreResult<()> {
     let progress = progress.clamp(0.0, 1.0);
-    let txn = begin_for(db, &job.owner_id).await?;
+    let txn = begin_write(db).await?;
     let before: Option<Option<f64>> = job::Entity::find()
         .select_only()
         .column(job::Column::Progress)
@@ -132,13 +135,15 @@ pub async fn set_progress(
     let Some(before) = before else {
         return Ok(());
     };
+    let now = percent(progress);
+    let announce =
+        before.map(percent) != Some(now) && events::try_lock_owner(&txn, &job.owner_id).await?;
     job::Entity::update_many()
         .col_expr(job::Column::Progress, Expr::value(progress))
         .filter(owned_by(job))
         .exec(&txn)
         .await?;
-    let now = percent(progress);
-    if before.map(percent) != Some(now) {
+    if announce {
         let story = Some(job.story_id);
         events::record(
             &txn,

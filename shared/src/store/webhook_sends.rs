@@ -28,6 +28,19 @@ pub struct Due {
 /// Claims up to `limit` due deliveries of enabled endpoints for `lease`.
 pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> StoreResult<Vec<Due>> {
     let now = Utc::now();
+    // One cheap read when nothing is due, which is most of the time.
+    let due: Option<Uuid> = webhook_delivery::Entity::find()
+        .select_only()
+        .column(webhook_delivery::Column::Id)
+        .filter(webhook_delivery::Column::Status.eq(PENDING))
+        .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let txn = begin_write(db).await?;
     let enabled = Query::select()
         .column(webhook_endpoint::Column::Id)
