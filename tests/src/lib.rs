@@ -150,6 +150,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(opts: Options) -> Self {
+        log_to_test_output();
         let (database, sqlite_dir) = match opts.backend {
             Backend::Postgres => {
                 let admin = opts
@@ -601,4 +602,18 @@ impl TestApp {
             .await
             .expect("GET")
     }
+}
+
+/// The API's and in-process workers' logs go to the test's output (shown when it
+/// fails), filtered by RUST_LOG (warnings by default).
+fn log_to_test_output() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
 }

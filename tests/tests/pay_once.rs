@@ -228,3 +228,54 @@ async fn a_create_held_past_the_client_timeout_is_sent_once_and_used() {
         "the prediction bought is the one used"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn steps_of_one_job_recorded_at_once_are_all_paid_for() {
+    use ai_video_shared::db::Money;
+    use ai_video_shared::db::entities::{job, story};
+    use ai_video_shared::domain::Provider;
+    use ai_video_shared::store::steps;
+    use sea_orm::EntityTrait;
+
+    // No worker: the planning job stays queued, and its row takes the steps.
+    let app = TestApp::spawn().await;
+    let alice = app.tokens.user("alice");
+    let created = app.create_story(&alice, "Paid twice", 14).await;
+    let id = created["id"].as_str().unwrap();
+    app.start_planning(&alice, id).await.assert_status(200);
+    let row = job::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the planning job");
+    let steps = (0..12).map(|i| {
+        let (db, row) = (app.db.clone(), row.clone());
+        tokio::spawn(async move {
+            let name = format!("speech-{i}");
+            let done = steps::Done {
+                name: &name,
+                provider: Provider::OpenAi,
+                remote_id: None,
+                storage_key: None,
+                cost: Money::new("0.0125".parse().unwrap()),
+                data: json!({}),
+            };
+            steps::done(&db, &row, done).await
+        })
+    });
+    for result in futures::future::join_all(steps).await {
+        result.unwrap().expect("a step recorded beside others");
+    }
+    let paid = job::Entity::find_by_id(row.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(paid.cost.map(|c| c.0.to_string()), Some("0.1500".into()));
+    let story = story::Entity::find_by_id(row.story_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(story.actual_cost.0.to_string(), "0.1500");
+}

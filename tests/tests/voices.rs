@@ -72,10 +72,14 @@ async fn openai_speech_narrates_and_the_final_reuses_what_the_preview_bought() {
         .collect();
     // Two scenes are spoken at once: in either order.
     inputs.sort_unstable();
+    let jobs = app
+        .get(&format!("jobs/?story={id}&page_size=100"), &alice)
+        .await;
     assert_eq!(
         inputs,
         ["The keeper climbs.", "The storm breaks."],
-        "each scene spoken once for the preview and the final together"
+        "each scene spoken once for the preview and the final together: {}",
+        jobs.text
     );
     for s in &spoken {
         assert_eq!(s.request["voice"], "nova");
@@ -88,9 +92,6 @@ async fn openai_speech_narrates_and_the_final_reuses_what_the_preview_bought() {
         .map(|s| (s.characters as f64 * 15.0 / 1e6 * 1e4).round() / 1e4)
         .sum();
     let actual: f64 = done["actual_cost"].as_str().unwrap().parse().unwrap();
-    let jobs = app
-        .get(&format!("jobs/?story={id}&page_size=100"), &alice)
-        .await;
     assert!(
         (actual - cost).abs() < 1e-9 && cost > 0.0,
         "the story paid {actual} for speech worth {cost}: {}",

@@ -83,6 +83,7 @@ pub async fn submitted(
     task: Submitted<'_>,
 ) -> StoreResult<()> {
     let txn = begin_write(db).await?;
+    add_costs(&txn, job, task.cost).await?;
     upsert(
         &txn,
         job.id,
@@ -96,7 +97,6 @@ pub async fn submitted(
         },
     )
     .await?;
-    add_costs(&txn, job, task.cost).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -134,6 +134,7 @@ pub struct Done<'a> {
 /// tasks already) to the job's and the story's.
 pub async fn done(db: &DatabaseConnection, job: &job::Model, done: Done<'_>) -> StoreResult<()> {
     let txn = begin_write(db).await?;
+    add_costs(&txn, job, done.cost).await?;
     upsert(
         &txn,
         job.id,
@@ -149,11 +150,14 @@ pub async fn done(db: &DatabaseConnection, job: &job::Model, done: Done<'_>) -> 
         },
     )
     .await?;
-    add_costs(&txn, job, done.cost).await?;
     txn.commit().await?;
     Ok(())
 }
 
+/// Called before the step is written: the job row is locked for update first, so
+/// two steps of one job recorded at once queue on that lock instead of each
+/// holding the key-share lock its step's foreign key takes and waiting for the
+/// other's (a deadlock on Postgres).
 async fn add_costs<C: ConnectionTrait>(db: &C, job: &job::Model, cost: Money) -> StoreResult<()> {
     if !cost.0.is_zero() {
         add_job_cost(db, job.id, cost).await?;
