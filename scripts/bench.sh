@@ -4,7 +4,7 @@
 # free ports, installs BullMQ from npm into bench/peer, builds release binaries, runs
 # `ai-video-bench`, and stops everything it started.
 #
-#   scripts/bench.sh [all | queue | latency | backlog | pipeline | api | stats | slow | render | idle | sse] [--n N] [--repeat R]
+#   scripts/bench.sh [all | queue | latency | backlog | pipeline | api | stats | admin | slow | render | idle | sse] [--n N] [--repeat R]
 #
 # On a fresh Debian/Ubuntu machine with the Rust toolchain it installs what it lacks
 # (redis-server, postgresql, ffmpeg, nodejs, npm, wrk) with apt when run as root.

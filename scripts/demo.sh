@@ -16,6 +16,10 @@
 # providers with DEMO_IMAGE_PROVIDER and DEMO_VIDEO_PROVIDER (default: local).
 # DEMO_PROVIDER_SETTINGS='{"runway_ml": {...}}' patches provider settings first
 # (scripts/test.sh uses it to poll its fake servers quickly).
+#
+# The admin panel is at /admin/ai_video/ on the API while the demo runs; sign in with
+# the admin token it writes to data/demo/admin-token. DEMO_STAY=1 keeps the API and
+# the worker up after the film is made, until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -66,6 +70,9 @@ log "API on http://127.0.0.1:$API_PORT (Swagger UI at /api/ai-video/docs/), work
 
 TOKEN=$("$BIN/ai-video-api" token demo-user)
 ADMIN=$("$BIN/ai-video-api" token demo-admin --admin)
+printf '%s\n' "$ADMIN" >"$DEMO/admin-token"
+chmod 600 "$DEMO/admin-token"
+log "admin panel: http://127.0.0.1:$API_PORT/admin/ai_video/ (sign in with the token in $DEMO/admin-token)"
 IMAGE_PROVIDER=${DEMO_IMAGE_PROVIDER:-local}
 VIDEO_PROVIDER=${DEMO_VIDEO_PROVIDER:-local}
 API="http://127.0.0.1:$API_PORT/api/ai-video"
@@ -124,3 +131,7 @@ CUES=$(grep -c -- '-->' "$STORAGE_DIR/stories/$STORY/final.vtt" || true)
 echo "  sound: ${VOICE:-none} (codec, Hz, seconds): narrated by espeak-ng over the music bed, -16 LUFS"
 echo "  subtitles: $CUES captions burned in, and beside it as final.vtt and final.srt"
 [ -n "$VOICE" ] && [ "$CUES" -gt 0 ] || die "the final video has no voice track or no captions"
+if [ -n "${DEMO_STAY:-}" ]; then
+  log "DEMO_STAY is set: the API, the worker and the admin panel stay up; Ctrl-C stops them"
+  wait "${PIDS[0]}"
+fi

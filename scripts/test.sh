@@ -12,8 +12,13 @@
 # with apt when run as root (postgresql, redis-server, ffmpeg, espeak-ng, tesseract-ocr
 # with its English and Korean data, fonts-noto-cjk, nodejs, npm,
 # python3-venv, golang-go and sprig for the chart renderer, curl, jq,
-# postgresql-client), Python tools with pip into venvs under ~/.cache/ai-video (moto,
-# kubernetes-validate, standardwebhooks, httpx-sse), and Node BullMQ and bull-board with npm into tests/node.
+# postgresql-client, chromium and chromium-driver for the admin panel's browser
+# tests), Python tools with pip into venvs under ~/.cache/ai-video (moto,
+# kubernetes-validate, standardwebhooks, httpx-sse), and Node BullMQ, bull-board and
+# axe-core with npm into tests/node.
+#
+# Screenshots of the admin pages are kept in $TEST_ARTIFACTS/admin (default:
+# test-artifacts/ under the cargo target directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -41,6 +46,9 @@ need node nodejs
 need npm npm
 # The command-line client is tested in a pseudo-terminal made by `script`.
 need script bsdutils
+# The admin panel is tested in headless Chromium over WebDriver.
+need chromium chromium
+need chromedriver chromium-driver
 pg_bin >/dev/null
 moto_venv >/dev/null
 
@@ -61,6 +69,8 @@ export TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 TEST_PYTHON="$(tool_venv events-venv standardwebhooks==1.1.0 httpx==0.29.0 httpx-sse==0.4.3)/bin/python"
 export TEST_PYTHON
 export RUST_LOG="${RUST_LOG:-warn}"
+TEST_ARTIFACTS="${TEST_ARTIFACTS:-$CARGO_TARGET_DIR/test-artifacts}"
+export TEST_ARTIFACTS
 
 log "building"
 # The tests start the worker binary as a child process, so build it first.
@@ -72,6 +82,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+log "screenshots of the admin pages: $TEST_ARTIFACTS/admin"
 
 if [ $# -gt 0 ]; then
   exit 0 # a filtered run (arguments for the test runner) skips the chart and the demo

@@ -36,6 +36,9 @@ struct Claims {
     /// SimpleJWT marks refresh tokens; only access tokens open the API.
     #[serde(default)]
     token_type: Option<String>,
+    /// Unix seconds (required by the validation).
+    #[serde(default)]
+    exp: f64,
 }
 
 impl Authenticator {
@@ -74,6 +77,11 @@ impl Authenticator {
 
     /// The viewer a token speaks for.
     pub fn verify(&self, token: &str) -> Result<Viewer, ApiError> {
+        self.verify_until(token).map(|(viewer, _)| viewer)
+    }
+
+    /// The viewer a token speaks for and when it expires (Unix seconds).
+    pub fn verify_until(&self, token: &str) -> Result<(Viewer, i64), ApiError> {
         let data = decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             let reason = match e.kind() {
@@ -104,10 +112,11 @@ impl Authenticator {
                 _ => None,
             })
             .ok_or_else(|| invalid_token("Token contained no recognizable user identification"))?;
-        Ok(Viewer {
+        let viewer = Viewer {
             user_id,
             is_admin: claims.is_staff || claims.role.as_deref() == Some("admin"),
-        })
+        };
+        Ok((viewer, claims.exp as i64))
     }
 }
 

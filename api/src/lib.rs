@@ -5,6 +5,7 @@
 //! a request asks for is written to the outbox in the request's transaction; the
 //! relay started here pushes it to Redis.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub tickets: Arc<events::Tickets>,
     /// The webhook endpoints' outbound guard.
     pub outbound: Arc<ai_video_shared::outbound::Outbound>,
+    /// The admin panel's sessions.
+    pub admin: Arc<admin::Sessions>,
 }
 
 impl AppState {
@@ -195,6 +198,7 @@ impl Api {
                 config.ticket_ttl,
             )),
             outbound: Arc::new(config.outbound.clone()),
+            admin: Arc::default(),
             config: Arc::new(config),
         };
         Ok(Self { state, relay })

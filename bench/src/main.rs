@@ -9,6 +9,7 @@
 //!   ai-video-bench all | queue | latency | backlog | pipeline | api | slow | render | idle | sse
 //!   options: --n N (jobs per queue run), --repeat R (runs per figure; the median is kept)
 
+mod admin;
 mod api;
 mod cpu;
 mod peer;
@@ -125,6 +126,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if all || what == "stats" {
         stats::run(&bench, &mut report).await?;
+    }
+    if all || what == "admin" {
+        admin::run(&bench, &mut report).await?;
     }
     println!("\n{}", report.markdown());
     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -14,7 +14,7 @@ use crate::report::{Report, Row, num};
 const JOBS: u64 = 1_000_000;
 const STORIES: usize = 1_000;
 const OWNERS: usize = 100;
-const REQUESTS: usize = 21;
+pub const REQUESTS: usize = 21;
 
 /// One million jobs of every kind, status and provider, with costs and timings, owned
 /// by `OWNERS` users (the stories are re-owned round-robin): one every 100 ms over the
@@ -58,23 +58,25 @@ async fn fill(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The median and the slowest of `REQUESTS` sequential requests, in ms.
-async fn time(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<(f64, f64)> {
+/// The median and the slowest of `REQUESTS` sequential requests, in ms, and the
+/// size of the last answer's body in bytes.
+pub async fn time(
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> anyhow::Result<(f64, f64, usize)> {
     let mut times: Vec<Duration> = Vec::with_capacity(REQUESTS);
+    let mut size = 0;
     for _ in 0..REQUESTS {
         let started = Instant::now();
-        let r = client.get(url).bearer_auth(token).send().await?;
-        anyhow::ensure!(
-            r.status().is_success(),
-            "statistics answered {}",
-            r.status()
-        );
-        r.bytes().await?;
+        let r = request().send().await?;
+        let status = r.status();
+        let url = r.url().clone();
+        size = r.bytes().await?.len();
+        anyhow::ensure!(status.is_success(), "{url} answered {status}");
         times.push(started.elapsed());
     }
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    Ok((ms(times[REQUESTS / 2]), ms(times[REQUESTS - 1])))
+    Ok((ms(times[REQUESTS / 2]), ms(times[REQUESTS - 1]), size))
 }
 
 pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
@@ -93,7 +95,7 @@ pub async fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
         ("a user, own jobs", false, JOBS / OWNERS as u64),
     ] {
         let token = ai_video_api::auth::mint(SECRET, "owner-7", admin, 3600, &Default::default())?;
-        let (median, slowest) = time(&client, &stats, &token).await?;
+        let (median, slowest, _) = time(|| client.get(&stats).bearer_auth(&token)).await?;
         report.add(Row {
             benchmark: format!("job statistics: {who}"),
             setup: format!(

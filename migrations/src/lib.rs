@@ -19,6 +19,7 @@ mod m20261203_000005_narration;
 mod m20261203_000006_film_options;
 mod m20261203_000007_planning_and_music;
 mod m20261203_000008_events_and_webhooks;
+mod m20261204_000001_list_indexes;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_film_options::Migration),
             Box::new(m20261203_000007_planning_and_music::Migration),
             Box::new(m20261203_000008_events_and_webhooks::Migration),
+            Box::new(m20261204_000001_list_indexes::Migration),
         ]
     }
 }

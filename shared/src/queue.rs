@@ -145,3 +145,29 @@ pub fn parse_data(value: &serde_json::Value) -> Option<JobData> {
 pub fn cancel_channel(config: &QueueConfig) -> String {
     format!("{}:{}:cancel", config.prefix, config.name)
 }
+
+/// The queue's depth by BullMQ state (`waiting`, `prioritized`, `delayed`, `active`,
+/// `waiting-children`), read in one round trip from the keys BullMQ keeps.
+pub async fn depth<C: redis::aio::ConnectionLike>(
+    conn: &mut C,
+    config: &QueueConfig,
+) -> redis::RedisResult<Vec<(&'static str, u64)>> {
+    const STATES: [(&str, &str, bool); 5] = [
+        ("waiting", "wait", true),
+        ("prioritized", "prioritized", false),
+        ("delayed", "delayed", false),
+        ("active", "active", true),
+        ("waiting-children", "waiting-children", false),
+    ];
+    let mut pipe = redis::pipe();
+    for (_, key, list) in STATES {
+        let key = format!("{}:{}:{key}", config.prefix, config.name);
+        if list {
+            pipe.llen(key);
+        } else {
+            pipe.zcard(key);
+        }
+    }
+    let counts: Vec<u64> = pipe.query_async(conn).await?;
+    Ok(STATES.iter().map(|s| s.0).zip(counts).collect())
+}

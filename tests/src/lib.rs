@@ -7,6 +7,7 @@
 //! `TEST_DATABASE_URL` (a Postgres superuser URL) and `TEST_REDIS_URL`.
 
 pub mod api_process;
+pub mod browser;
 pub mod cli;
 mod databases;
 pub mod fakes;

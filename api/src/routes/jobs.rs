@@ -139,6 +139,7 @@ pub async fn list_jobs(
         kind: q.kind,
         status: q.status,
         story: q.story,
+        provider: None,
     };
     let page = jobs::list(&state.db, &viewer, filter, req).await?;
     Ok(Json(url.paginate(req, page, |j| JobOut::new(j, &state))?))

@@ -115,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         SwaggerUi::new(format!("{PREFIX}/docs")).url(format!("{PREFIX}/openapi.json"), openapi);
     let routes = routes
         .merge(docs)
+        .merge(crate::admin::router(state.clone()))
         .route("/media/{*key}", axum::routing::get(media::get_media))
         .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(not_found)
@@ -156,13 +157,14 @@ async fn method_not_allowed(req: Request) -> ApiError {
 }
 
 /// Adds the trailing slash the seed's paths end with, so `/stories` reaches
-/// `/stories/`. Files under the prefix (`openapi.json`, Swagger UI assets) are left
-/// as they are.
+/// `/stories/` (and `/admin/ai_video` the panel). Files under the prefix
+/// (`openapi.json`, Swagger UI assets, the panel's stylesheet) are left as they are.
 pub fn add_trailing_slash(mut req: Request) -> Request {
     let uri = req.uri();
     let path = uri.path();
     let last = path.rsplit('/').next().unwrap_or("");
-    if path.starts_with(PREFIX) && !path.ends_with('/') && !last.contains('.') {
+    let ours = path.starts_with(PREFIX) || crate::admin::owns(path);
+    if ours && !path.ends_with('/') && !last.contains('.') {
         let new = match uri.query() {
             Some(q) => format!("{path}/?{q}"),
             None => format!("{path}/"),

@@ -20,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_quota, patch_quota))
 }
 
-async fn usage_of(state: &AppState, user: &str) -> ApiResult<Usage> {
+pub async fn usage_of(state: &AppState, user: &str) -> ApiResult<Usage> {
     let limits = quotas::limits_for(&state.db, user, state.config.quotas).await?;
     Ok(quotas::usage(&state.db, user, limits).await?)
 }

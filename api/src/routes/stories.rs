@@ -159,7 +159,11 @@ pub async fn list_stories(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Paginated<StoryOut>>> {
     let req = page.request()?;
-    let page = stories::list(&state.db, &viewer, StoryFilter { status: q.status }, req).await?;
+    let filter = StoryFilter {
+        status: q.status,
+        ..StoryFilter::default()
+    };
+    let page = stories::list(&state.db, &viewer, filter, req).await?;
     Ok(Json(url.paginate(req, page, |m| {
         StoryOut::from_model(m, &state)
     })?))

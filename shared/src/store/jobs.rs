@@ -12,7 +12,7 @@ use super::transitions::{self, ACTIVE, TransitionBy, cancel_where};
 use super::{Page, PageRequest, StoreError, StoreResult, Viewer, begin_for};
 use crate::db::entities::{job, story};
 use crate::domain::ErrorCode;
-use crate::domain::{Actor, JobKind, JobStatus, Priority, RetryPolicy, StoryStatus};
+use crate::domain::{Actor, JobKind, JobStatus, Priority, Provider, RetryPolicy, StoryStatus};
 use crate::store::{NewJob, WorkOptions, enqueue_job};
 
 /// List filters.
@@ -21,6 +21,7 @@ pub struct JobFilter {
     pub kind: Option<JobKind>,
     pub status: Option<JobStatus>,
     pub story: Option<Uuid>,
+    pub provider: Option<Provider>,
 }
 
 pub async fn list(
@@ -42,13 +43,13 @@ pub async fn list(
     if let Some(story) = filter.story {
         query = query.filter(job::Column::StoryId.eq(story));
     }
-    let paginator = query
+    if let Some(provider) = filter.provider {
+        query = query.filter(job::Column::Provider.eq(provider));
+    }
+    let query = query
         .order_by_desc(job::Column::CreatedAt)
-        .order_by_desc(job::Column::Id)
-        .paginate(db, page.page_size);
-    let count = paginator.num_items().await?;
-    let items = paginator.fetch_page(page.page - 1).await?;
-    Ok(Page { items, count })
+        .order_by_desc(job::Column::Id);
+    super::fetch_page(db, query, page).await
 }
 
 /// The job, if the viewer may see it (IsJobOwner).

@@ -6,6 +6,7 @@
 //! all, and anything else is [`StoreError::NotFound`], never a hint that it exists.
 
 mod assembly;
+pub mod dashboard;
 pub mod deliveries;
 mod enqueue;
 pub mod events;

@@ -5,9 +5,11 @@
 //! today, must fit their quotas. The check runs in the transaction that queues the
 //! work, under a per-user lock on Postgres, so two replicas cannot both pass it.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
     QueryFilter, QuerySelect, Set, Statement,
@@ -70,6 +72,10 @@ pub async fn limits_for<C: ConnectionTrait>(
     let row = user_quota::Entity::find_by_id(user.to_owned())
         .one(db)
         .await?;
+    Ok(limits_of(row, defaults))
+}
+
+fn limits_of(row: Option<user_quota::Model>, defaults: QuotaLimits) -> QuotaLimits {
     let mut limits = match row {
         None => defaults,
         Some(r) => QuotaLimits {
@@ -84,7 +90,7 @@ pub async fn limits_for<C: ConnectionTrait>(
     };
     // Dollars always show four places, as every amount in the API does.
     limits.monthly_budget.rescale(CostEstimate::SCALE);
-    Ok(limits)
+    limits
 }
 
 /// What `user` has used of `limits`.
@@ -93,60 +99,125 @@ pub async fn usage<C: ConnectionTrait>(
     user: &str,
     limits: QuotaLimits,
 ) -> StoreResult<Usage> {
+    let users = [user.to_owned()];
+    let mut used = used_by(db, &users).await?;
+    Ok(used.remove(user).unwrap_or_default().against(user, limits))
+}
+
+/// The limits and usage of each of `users` (their overrides over `defaults`), in
+/// their order, read in three queries whatever their number.
+pub async fn usages<C: ConnectionTrait>(
+    db: &C,
+    users: &[String],
+    defaults: QuotaLimits,
+) -> StoreResult<Vec<Usage>> {
+    let mut rows: HashMap<String, user_quota::Model> = user_quota::Entity::find()
+        .filter(user_quota::Column::UserId.is_in(users.iter().cloned()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.user_id.clone(), r))
+        .collect();
+    let mut used = used_by(db, users).await?;
+    Ok(users
+        .iter()
+        .map(|u| {
+            let limits = limits_of(rows.remove(u), defaults);
+            used.remove(u).unwrap_or_default().against(u, limits)
+        })
+        .collect())
+}
+
+/// What one user used.
+#[derive(Debug, Default)]
+struct Used {
+    spent: Decimal,
+    committed: Decimal,
+    rendering: u32,
+    seconds_today: u32,
+}
+
+impl Used {
+    fn against(self, user: &str, limits: QuotaLimits) -> Usage {
+        let remaining = (limits.monthly_budget - self.spent - self.committed).max(Decimal::ZERO);
+        Usage {
+            user: user.to_owned(),
+            limits,
+            spent_this_month: self.spent.round_dp(CostEstimate::SCALE),
+            committed: self.committed.round_dp(CostEstimate::SCALE),
+            remaining: remaining.round_dp(CostEstimate::SCALE),
+            rendering: self.rendering,
+            video_seconds_today: self.seconds_today,
+        }
+    }
+}
+
+/// Spent this month (what jobs created this month cost), committed to unfinished
+/// previews, renders and scenes (their estimates), previews and renders running,
+/// and seconds of video asked for today, of each of `users`.
+async fn used_by<C: ConnectionTrait>(
+    db: &C,
+    users: &[String],
+) -> StoreResult<HashMap<String, Used>> {
+    let mut used: HashMap<String, Used> = HashMap::new();
+    if users.is_empty() {
+        return Ok(used);
+    }
     let now = Utc::now();
-    let costs: Vec<Option<Money>> = job::Entity::find()
+    // Summed in the database, exactly, in ten-thousandths of a dollar.
+    let d = super::rollup::Dialect::of(db);
+    let spent: Vec<(String, Option<i64>)> = job::Entity::find()
         .select_only()
-        .column(job::Column::Cost)
-        .filter(job::Column::OwnerId.eq(user))
+        .column(job::Column::OwnerId)
+        .column_as(Expr::cust(d.sum(d.cost_units())), "units")
+        .filter(job::Column::OwnerId.is_in(users.iter().cloned()))
         .filter(job::Column::CreatedAt.gte(month_start(now)))
         .filter(job::Column::Cost.is_not_null())
+        .group_by(job::Column::OwnerId)
         .into_tuple()
         .all(db)
         .await?;
-    let spent: Decimal = costs.into_iter().flatten().map(|m| m.0).sum();
-    // Previews, renders and scenes made on their own asked for today, and unfinished
-    // ones of any day.
+    for (owner, units) in spent {
+        used.entry(owner).or_default().spent = Decimal::new(units.unwrap_or(0), 4);
+    }
     let today = day_start(now);
-    let asked = job::Entity::find()
-        .filter(job::Column::OwnerId.eq(user))
-        .filter(job::Column::ParentId.is_null())
-        .filter(job::Column::Kind.is_in([
-            JobKind::GeneratePreview,
-            JobKind::RenderFinal,
-            JobKind::GenerateScene,
-        ]))
-        .filter(
-            Condition::any()
-                .add(job::Column::CreatedAt.gte(today))
-                .add(job::Column::Status.is_in(ACTIVE)),
-        )
-        .all(db)
-        .await?;
-    let mut committed = Decimal::ZERO;
-    let mut rendering = 0;
-    let mut seconds_today = 0;
-    for a in &asked {
-        let params = JobParameters::parse(&a.parameters).unwrap_or_default();
-        if ACTIVE.contains(&a.status) {
-            committed += params.estimate.unwrap_or_default();
-            if a.kind != JobKind::GenerateScene {
-                rendering += 1;
+    let asked: Vec<(String, JobKind, JobStatus, serde_json::Value, DateTime<Utc>)> =
+        job::Entity::find()
+            .select_only()
+            .column(job::Column::OwnerId)
+            .column(job::Column::Kind)
+            .column(job::Column::Status)
+            .column(job::Column::Parameters)
+            .column(job::Column::CreatedAt)
+            .filter(job::Column::OwnerId.is_in(users.iter().cloned()))
+            .filter(job::Column::ParentId.is_null())
+            .filter(job::Column::Kind.is_in([
+                JobKind::GeneratePreview,
+                JobKind::RenderFinal,
+                JobKind::GenerateScene,
+            ]))
+            .filter(
+                Condition::any()
+                    .add(job::Column::CreatedAt.gte(today))
+                    .add(job::Column::Status.is_in(ACTIVE)),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+    for (owner, kind, status, parameters, created_at) in asked {
+        let u = used.entry(owner).or_default();
+        let params = JobParameters::parse(&parameters).unwrap_or_default();
+        if ACTIVE.contains(&status) {
+            u.committed += params.estimate.unwrap_or_default();
+            if kind != JobKind::GenerateScene {
+                u.rendering += 1;
             }
         }
-        if a.created_at >= today && a.status != JobStatus::Cancelled {
-            seconds_today += params.video_seconds.unwrap_or(0);
+        if created_at >= today && status != JobStatus::Cancelled {
+            u.seconds_today += params.video_seconds.unwrap_or(0);
         }
     }
-    let remaining = (limits.monthly_budget - spent - committed).max(Decimal::ZERO);
-    Ok(Usage {
-        user: user.to_owned(),
-        limits,
-        spent_this_month: spent.round_dp(CostEstimate::SCALE),
-        committed: committed.round_dp(CostEstimate::SCALE),
-        remaining: remaining.round_dp(CostEstimate::SCALE),
-        rendering,
-        video_seconds_today: seconds_today,
-    })
+    Ok(used)
 }
 
 /// Work asked for: what it is, what it is expected to cost and the seconds of video
@@ -315,4 +386,45 @@ pub async fn patch(db: &DatabaseConnection, user: &str, change: QuotaPatch) -> S
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// One page of the users who own a story or have quotas of their own, by id.
+pub async fn users(
+    db: &sea_orm::DatabaseConnection,
+    page: super::PageRequest,
+) -> StoreResult<super::Page<String>> {
+    use sea_orm::FromQueryResult;
+
+    #[derive(FromQueryResult)]
+    struct User {
+        user_id: String,
+    }
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    const USERS: &str = "SELECT owner_id AS user_id FROM stories \
+                         UNION SELECT user_id FROM user_quotas";
+    let backend = db.get_database_backend();
+    let count = Count::find_by_statement(Statement::from_string(
+        backend,
+        format!("SELECT COUNT(*) AS n FROM ({USERS}) AS users"),
+    ))
+    .one(db)
+    .await?
+    .map_or(0, |c| c.n.max(0) as u64);
+    let offset = (page.page - 1) * page.page_size;
+    let items = User::find_by_statement(Statement::from_string(
+        backend,
+        format!(
+            "SELECT user_id FROM ({USERS}) AS users ORDER BY user_id LIMIT {} OFFSET {offset}",
+            page.page_size
+        ),
+    ))
+    .all(db)
+    .await?
+    .into_iter()
+    .map(|u| u.user_id)
+    .collect();
+    Ok(super::Page { items, count })
 }

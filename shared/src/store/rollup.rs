@@ -24,12 +24,12 @@ use crate::domain::JobStatus;
 pub const SETTLE_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// The backend's spelling of the expressions whose SQL differs.
-struct Dialect {
+pub(super) struct Dialect {
     backend: DatabaseBackend,
 }
 
 impl Dialect {
-    fn of<C: ConnectionTrait>(db: &C) -> Self {
+    pub(super) fn of<C: ConnectionTrait>(db: &C) -> Self {
         Self {
             backend: db.get_database_backend(),
         }
@@ -39,7 +39,7 @@ impl Dialect {
         self.backend == DatabaseBackend::Sqlite
     }
 
-    fn placeholder(&self, i: usize) -> String {
+    pub(super) fn placeholder(&self, i: usize) -> String {
         if self.sqlite() {
             "?".into()
         } else {
@@ -62,7 +62,7 @@ impl Dialect {
 
     /// The row's cost in ten-thousandths of a dollar (SQLite keeps the decimal's
     /// text; integers keep every sum exact).
-    fn cost_units(&self) -> &'static str {
+    pub(super) fn cost_units(&self) -> &'static str {
         if self.sqlite() {
             "CAST(ROUND(CAST(cost AS REAL) * 10000) AS INTEGER)"
         } else {
@@ -71,7 +71,7 @@ impl Dialect {
     }
 
     /// A sum read back as a 64-bit integer (Postgres sums `BIGINT` into `NUMERIC`).
-    fn sum(&self, expr: &str) -> String {
+    pub(super) fn sum(&self, expr: &str) -> String {
         if self.sqlite() {
             format!("SUM({expr})")
         } else {
@@ -79,7 +79,7 @@ impl Dialect {
         }
     }
 
-    fn statement(&self, sql: String, values: Vec<Value>) -> Statement {
+    pub(super) fn statement(&self, sql: String, values: Vec<Value>) -> Statement {
         Statement::from_sql_and_values(self.backend, sql, values)
     }
 }

@@ -1,10 +1,11 @@
 //! Stories: create, read, edit, and ask to move through the state machine (the
 //! moves themselves are the transition engine's, in `transitions`).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -139,6 +140,62 @@ pub async fn get<C: ConnectionTrait>(
 #[derive(Debug, Clone, Default)]
 pub struct StoryFilter {
     pub status: Option<StoryStatus>,
+    /// Stories of this owner only.
+    pub owner: Option<String>,
+    /// Stories whose title contains this text, ignoring case.
+    pub title: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_before: Option<DateTime<Utc>>,
+    pub order: StoryOrder,
+}
+
+/// The order of a story list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StoryOrder {
+    #[default]
+    Newest,
+    Oldest,
+    Title,
+    Status,
+    /// Most spent first.
+    Cost,
+}
+
+impl StoryOrder {
+    pub const ALL: [(Self, &'static str); 5] = [
+        (Self::Newest, "newest"),
+        (Self::Oldest, "oldest"),
+        (Self::Title, "title"),
+        (Self::Status, "status"),
+        (Self::Cost, "cost"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(o, _)| *o == self)
+            .map_or("newest", |(_, n)| n)
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(o, _)| *o)
+    }
+}
+
+/// `%` and `_` in `text` match themselves in a LIKE pattern escaped with `\`.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 pub async fn list(
@@ -154,13 +211,33 @@ pub async fn list(
     if let Some(status) = filter.status {
         query = query.filter(story::Column::Status.eq(status));
     }
-    let paginator = query
-        .order_by_desc(story::Column::CreatedAt)
-        .order_by_desc(story::Column::Id)
-        .paginate(db, page.page_size);
-    let count = paginator.num_items().await?;
-    let items = paginator.fetch_page(page.page - 1).await?;
-    Ok(Page { items, count })
+    if let Some(owner) = filter.owner {
+        query = query.filter(story::Column::OwnerId.eq(owner));
+    }
+    if let Some(title) = filter.title.as_deref().filter(|t| !t.is_empty()) {
+        query = query.filter(
+            Expr::expr(Func::lower(Expr::col(story::Column::Title)))
+                .like(LikeExpr::new(like_pattern(title)).escape('\\')),
+        );
+    }
+    if let Some(from) = filter.created_from {
+        query = query.filter(story::Column::CreatedAt.gte(from));
+    }
+    if let Some(before) = filter.created_before {
+        query = query.filter(story::Column::CreatedAt.lt(before));
+    }
+    query = match filter.order {
+        StoryOrder::Newest => query.order_by_desc(story::Column::CreatedAt),
+        StoryOrder::Oldest => query.order_by_asc(story::Column::CreatedAt),
+        StoryOrder::Title => query.order_by_asc(story::Column::Title),
+        StoryOrder::Status => query
+            .order_by_asc(story::Column::Status)
+            .order_by_desc(story::Column::CreatedAt),
+        StoryOrder::Cost => query
+            .order_by_desc(story::Column::ActualCost)
+            .order_by_desc(story::Column::CreatedAt),
+    };
+    super::fetch_page(db, query.order_by_desc(story::Column::Id), page).await
 }
 
 pub async fn update(
