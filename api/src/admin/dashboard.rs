@@ -49,17 +49,21 @@ fn job_class(s: JobStatus) -> &'static str {
 }
 
 pub async fn page(State(state): State<AppState>, session: Session) -> AdminResult {
-    let overview = dashboard::overview(&state.db).await?;
-    let figures = statistics::statistics(&state.db, &session.viewer(), None)
-        .await?
-        .overall;
-    let queue = match state.admin.conn(&state).await {
-        Ok(mut conn) => ai_video_shared::queue::depth(&mut conn, &state.config.queue)
+    // The figures are read at once, each on its own connection.
+    let viewer = session.viewer();
+    let depth = async {
+        let mut conn = state.admin.conn(&state).await.ok()?;
+        ai_video_shared::queue::depth(&mut conn, &state.config.queue)
             .await
             .map_err(|e| tracing::warn!(error = %e, "cannot read the queue's depth"))
-            .ok(),
-        Err(_) => None,
+            .ok()
     };
+    let (overview, figures, queue) = tokio::join!(
+        dashboard::overview(&state.db),
+        statistics::statistics(&state.db, &viewer, None),
+        depth
+    );
+    let (overview, figures) = (overview?, figures?.overall);
     let stories_total = overview.stories_by_status.iter().map(|s| s.1).sum();
     let jobs_total = overview.jobs_by_status.iter().map(|s| s.1).sum();
     let page = Dashboard {

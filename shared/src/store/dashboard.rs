@@ -26,14 +26,13 @@ pub struct Overview {
 
 pub async fn overview(db: &DatabaseConnection) -> StoreResult<Overview> {
     let now = Utc::now();
-    let stories: Vec<(StoryStatus, i64)> = story::Entity::find()
+    let stories = story::Entity::find()
         .select_only()
         .column(story::Column::Status)
         .column_as(Expr::col(story::Column::Id).count(), "n")
         .group_by(story::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
+        .into_tuple::<(StoryStatus, i64)>()
+        .all(db);
     let day_ago = now - Duration::hours(24);
     let today = Utc
         .with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
@@ -69,9 +68,8 @@ pub async fn overview(db: &DatabaseConnection) -> StoreResult<Overview> {
         month.into(),
         std::cmp::min(day_ago, month).into(),
     ];
-    let rows = JobSums::find_by_statement(d.statement(sql, values))
-        .all(db)
-        .await?;
+    let sums = JobSums::find_by_statement(d.statement(sql, values)).all(db);
+    let (stories, rows) = futures::try_join!(stories, sums)?;
     let jobs: Vec<(JobStatus, i64)> = rows
         .iter()
         .filter_map(|r| Some((r.status.parse().ok()?, r.recent.unwrap_or(0))))
